@@ -1,0 +1,244 @@
+//! Digest, encrypt, decrypt, sign, verify, key generation and random numbers.
+
+use cryptoki_sys::*;
+
+use super::args::{self};
+use super::engine;
+use super::guard::{eng, guard};
+use super::out::{capacity, produced, put};
+
+/// Defines an `*Init` entry point: parse the mechanism, call the engine.
+macro_rules! init_fn {
+    ($name:ident, $method:ident) => {
+        #[no_mangle]
+        pub extern "C" fn $name(
+            hSession: CK_SESSION_HANDLE,
+            pMechanism: *mut CK_MECHANISM,
+            hKey: CK_OBJECT_HANDLE,
+        ) -> CK_RV {
+            guard(|| {
+                let e = engine()?;
+                e.session_info(hSession as u64).map_err(CK_RV::from)?;
+                let m = args::mechanism(pMechanism)?;
+                eng(e.$method(hSession as u64, &m, hKey as u64))?;
+                Ok(CKR_OK)
+            })
+        }
+    };
+}
+
+/// Defines a single-part or update entry point with input and output buffers.
+macro_rules! inout_fn {
+    ($name:ident, $method:ident) => {
+        #[no_mangle]
+        pub extern "C" fn $name(
+            hSession: CK_SESSION_HANDLE,
+            pIn: *mut u8,
+            ulInLen: CK_ULONG,
+            pOut: *mut u8,
+            pulOutLen: *mut CK_ULONG,
+        ) -> CK_RV {
+            guard(|| {
+                let e = engine()?;
+                let data = args::bytes(pIn, ulInLen)?;
+                let out = capacity(pOut, pulOutLen)?;
+                let p = eng(e.$method(hSession as u64, data, out))?;
+                produced(p, out, pOut, pulOutLen)
+            })
+        }
+    };
+}
+
+/// Defines a final entry point with an output buffer.
+macro_rules! final_fn {
+    ($name:ident, $method:ident) => {
+        #[no_mangle]
+        pub extern "C" fn $name(
+            hSession: CK_SESSION_HANDLE,
+            pOut: *mut u8,
+            pulOutLen: *mut CK_ULONG,
+        ) -> CK_RV {
+            guard(|| {
+                let e = engine()?;
+                let out = capacity(pOut, pulOutLen)?;
+                let p = eng(e.$method(hSession as u64, out))?;
+                produced(p, out, pOut, pulOutLen)
+            })
+        }
+    };
+}
+
+/// Defines an update entry point with input only.
+macro_rules! update_fn {
+    ($name:ident, $method:ident) => {
+        #[no_mangle]
+        pub extern "C" fn $name(
+            hSession: CK_SESSION_HANDLE,
+            pPart: *mut u8,
+            ulPartLen: CK_ULONG,
+        ) -> CK_RV {
+            guard(|| {
+                let e = engine()?;
+                let data = args::bytes(pPart, ulPartLen)?;
+                eng(e.$method(hSession as u64, data))?;
+                Ok(CKR_OK)
+            })
+        }
+    };
+}
+
+init_fn!(C_EncryptInit, encrypt_init);
+inout_fn!(C_Encrypt, encrypt);
+inout_fn!(C_EncryptUpdate, encrypt_update);
+final_fn!(C_EncryptFinal, encrypt_final);
+init_fn!(C_DecryptInit, decrypt_init);
+inout_fn!(C_Decrypt, decrypt);
+inout_fn!(C_DecryptUpdate, decrypt_update);
+final_fn!(C_DecryptFinal, decrypt_final);
+inout_fn!(C_Digest, digest);
+update_fn!(C_DigestUpdate, digest_update);
+final_fn!(C_DigestFinal, digest_final);
+init_fn!(C_SignInit, sign_init);
+inout_fn!(C_Sign, sign);
+update_fn!(C_SignUpdate, sign_update);
+final_fn!(C_SignFinal, sign_final);
+init_fn!(C_VerifyInit, verify_init);
+update_fn!(C_VerifyUpdate, verify_update);
+
+#[no_mangle]
+pub extern "C" fn C_DigestInit(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: *mut CK_MECHANISM,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        e.session_info(hSession as u64).map_err(CK_RV::from)?;
+        let m = args::mechanism(pMechanism)?;
+        eng(e.digest_init(hSession as u64, &m))?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_DigestKey(hSession: CK_SESSION_HANDLE, hKey: CK_OBJECT_HANDLE) -> CK_RV {
+    guard(|| {
+        eng(engine()?.digest_key(hSession as u64, hKey as u64))?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_Verify(
+    hSession: CK_SESSION_HANDLE,
+    pData: *mut u8,
+    ulDataLen: CK_ULONG,
+    pSignature: *mut u8,
+    ulSignatureLen: CK_ULONG,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        let data = args::bytes(pData, ulDataLen)?;
+        let sig = args::bytes(pSignature, ulSignatureLen)?;
+        eng(e.verify(hSession as u64, data, sig))?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_VerifyFinal(
+    hSession: CK_SESSION_HANDLE,
+    pSignature: *mut u8,
+    ulSignatureLen: CK_ULONG,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        let sig = args::bytes(pSignature, ulSignatureLen)?;
+        eng(e.verify_final(hSession as u64, sig))?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_GenerateKey(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: *mut CK_MECHANISM,
+    pTemplate: *mut CK_ATTRIBUTE,
+    ulCount: CK_ULONG,
+    phKey: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        e.session_info(hSession as u64).map_err(CK_RV::from)?;
+        if phKey.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let m = args::mechanism(pMechanism)?;
+        let t = args::template(pTemplate, ulCount)?;
+        let h = eng(e.generate_key(hSession as u64, &m, &t))?;
+        put(phKey, h as CK_OBJECT_HANDLE)?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_GenerateKeyPair(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: *mut CK_MECHANISM,
+    pPublicKeyTemplate: *mut CK_ATTRIBUTE,
+    ulPublicKeyAttributeCount: CK_ULONG,
+    pPrivateKeyTemplate: *mut CK_ATTRIBUTE,
+    ulPrivateKeyAttributeCount: CK_ULONG,
+    phPublicKey: *mut CK_OBJECT_HANDLE,
+    phPrivateKey: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        e.session_info(hSession as u64).map_err(CK_RV::from)?;
+        if phPublicKey.is_null() || phPrivateKey.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let m = args::mechanism(pMechanism)?;
+        let pt = args::template(pPublicKeyTemplate, ulPublicKeyAttributeCount)?;
+        let st = args::template(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)?;
+        let (p, s) = eng(e.generate_key_pair(hSession as u64, &m, &pt, &st))?;
+        put(phPublicKey, p as CK_OBJECT_HANDLE)?;
+        put(phPrivateKey, s as CK_OBJECT_HANDLE)?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_SeedRandom(
+    hSession: CK_SESSION_HANDLE,
+    pSeed: *mut u8,
+    ulSeedLen: CK_ULONG,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        e.session_info(hSession as u64).map_err(CK_RV::from)?;
+        args::bytes(pSeed, ulSeedLen)?;
+        // The generator is the operating system's; callers cannot weaken it with a seed.
+        Err(CKR_RANDOM_SEED_NOT_SUPPORTED)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_GenerateRandom(
+    hSession: CK_SESSION_HANDLE,
+    RandomData: *mut u8,
+    ulRandomLen: CK_ULONG,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        let len = usize::try_from(ulRandomLen).map_err(|_| CKR_ARGUMENTS_BAD)?;
+        if len > args::MAX_INPUT || (RandomData.is_null() && len > 0) {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let v = eng(e.generate_random(hSession as u64, len))?;
+        if len > 0 {
+            // SAFETY: the caller's buffer holds ulRandomLen bytes.
+            unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), RandomData, len) };
+        }
+        Ok(CKR_OK)
+    })
+}

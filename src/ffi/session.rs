@@ -1,0 +1,108 @@
+//! Sessions and login.
+
+use std::ffi::c_void;
+
+use cryptoki_sys::*;
+
+use super::args;
+use super::engine;
+use super::guard::{eng, guard};
+use super::out::put;
+
+#[no_mangle]
+pub extern "C" fn C_OpenSession(
+    slotID: CK_SLOT_ID,
+    flags: CK_FLAGS,
+    _pApplication: *mut c_void,
+    _Notify: CK_NOTIFY,
+    phSession: *mut CK_SESSION_HANDLE,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        if phSession.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let h = eng(e.open_session(slotID as u64, flags))?;
+        put(phSession, h as CK_SESSION_HANDLE)?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_CloseSession(hSession: CK_SESSION_HANDLE) -> CK_RV {
+    guard(|| {
+        eng(engine()?.close_session(hSession as u64))?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_CloseAllSessions(slotID: CK_SLOT_ID) -> CK_RV {
+    guard(|| {
+        eng(engine()?.close_all_sessions(slotID as u64))?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_GetSessionInfo(
+    hSession: CK_SESSION_HANDLE,
+    pInfo: *mut CK_SESSION_INFO,
+) -> CK_RV {
+    guard(|| {
+        let i = eng(engine()?.session_info(hSession as u64))?;
+        put(
+            pInfo,
+            CK_SESSION_INFO {
+                slotID: i.slot as CK_SLOT_ID,
+                state: i.state,
+                flags: i.flags,
+                ulDeviceError: 0,
+            },
+        )?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_Login(
+    hSession: CK_SESSION_HANDLE,
+    userType: CK_USER_TYPE,
+    pPin: *mut u8,
+    ulPinLen: CK_ULONG,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        let pin = args::pin(pPin, ulPinLen)?;
+        eng(e.login(hSession as u64, userType, pin))?;
+        Ok(CKR_OK)
+    })
+}
+
+/// `C_LoginUser` (3.0): Custos tokens have one user, so the user name is not used.
+pub extern "C" fn C_LoginUser(
+    hSession: CK_SESSION_HANDLE,
+    userType: CK_USER_TYPE,
+    pPin: *mut u8,
+    ulPinLen: CK_ULONG,
+    _pUsername: *mut u8,
+    _ulUsernameLen: CK_ULONG,
+) -> CK_RV {
+    C_Login(hSession, userType, pPin, ulPinLen)
+}
+
+#[no_mangle]
+pub extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
+    guard(|| {
+        eng(engine()?.logout(hSession as u64))?;
+        Ok(CKR_OK)
+    })
+}
+
+/// `C_SessionCancel` (3.0): ends the operations named by `flags`.
+pub extern "C" fn C_SessionCancel(hSession: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
+    guard(|| {
+        eng(engine()?.cancel(hSession as u64, flags))?;
+        Ok(CKR_OK)
+    })
+}

@@ -1,0 +1,29 @@
+//! Custos: a software HSM. This crate builds the PKCS#11 module `libcustos_pkcs11.so` and the
+//! library behind the `custos` administration tool.
+//!
+//! # Layout
+//!
+//! - [`ffi`]: the PKCS#11 C ABI. Every `C_*` entry point, and all of the crate's `unsafe` for
+//!   PKCS#11, lives here: raw pointers become typed values, the engine is called, results are
+//!   written back under the buffer-length protocol.
+//! - [`engine`]: the token engine in safe Rust: slots, tokens, sessions, login, the object index
+//!   and every policy check (`engine::access`).
+//! - [`object`]: the attribute table and typed attribute maps.
+//! - [`mechanism`]: the typed mechanism enum and the static mechanism table.
+//! - [`crypto`]: the cryptographic backend (aws-lc-rs, and aws-lc-sys where its safe API lacks
+//!   a function).
+//! - [`store`]: the sealed SQLite store; the only module that names SQLite.
+//! - [`vault`]: the master key, Shamir shares, unsealing and PIN verifiers.
+//! - [`config`]: configuration files and environment.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod crypto;
+pub mod engine;
+pub mod ffi;
+pub mod mechanism;
+pub mod object;
+pub mod store;
+pub mod vault;

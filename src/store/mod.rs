@@ -1,0 +1,576 @@
+//! The sealed persistent store.
+//!
+//! A store is a directory holding one SQLite database, [`DB_FILE`], in WAL mode with
+//! `synchronous=FULL`, so each committed write is durable when the call returns.
+//! Several processes may open the same store at once; each has its own [`Store`].
+//!
+//! Only the [`StoreHeader`] is kept in plain. Every record is sealed with AES-256-GCM
+//! under the [`SealKey`], and the record's kind, id and slot are bound into the
+//! authenticated data, so a record that is altered or moved fails to open with
+//! [`StoreError::RecordCorrupt`].
+//!
+//! Schema:
+//! - `header(id = 1, blob)`: the encoded [`StoreHeader`];
+//! - `counter(id = 1, next)`: the next id handed out by [`WriteTx::alloc_id`];
+//! - `records(kind, id, slot, blob)`: sealed records, keyed by `(kind, id)`.
+//!
+//! Ids are stored in SQLite's signed 64-bit integer column by reinterpreting the bits
+//! of the `u64`, so the full `u64` range round-trips.
+
+#![deny(unsafe_code)]
+
+mod error;
+mod header;
+mod seal;
+
+use std::cell::Cell;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use zeroize::Zeroizing;
+
+pub use error::StoreError;
+pub use header::StoreHeader;
+pub use seal::SealKey;
+
+/// Format version of the header and of every sealed record.
+pub const STORE_FORMAT_VERSION: u16 = 1;
+
+/// Name of the database file inside a store directory.
+pub const DB_FILE: &str = "custos.db";
+
+/// How long a connection waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+const SCHEMA: &str = "
+CREATE TABLE header (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    blob BLOB NOT NULL
+);
+CREATE TABLE counter (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    next INTEGER NOT NULL
+);
+CREATE TABLE records (
+    kind INTEGER NOT NULL,
+    id   INTEGER NOT NULL,
+    slot INTEGER NOT NULL,
+    blob BLOB NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE INDEX records_by_slot ON records (kind, slot);
+";
+
+/// The kinds of record a store holds.
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// Per-token state (label, PIN verifiers, flags).
+    Token = 1,
+    /// A PKCS#11 object.
+    Object = 2,
+    /// Store-wide metadata.
+    Meta = 3,
+}
+
+impl RecordKind {
+    /// Maps the on-disk number back to a kind; `None` for unknown numbers.
+    pub fn from_u16(v: u16) -> Option<RecordKind> {
+        match v {
+            1 => Some(RecordKind::Token),
+            2 => Some(RecordKind::Object),
+            3 => Some(RecordKind::Meta),
+            _ => None,
+        }
+    }
+
+    /// The on-disk number of this kind.
+    pub fn as_u16(self) -> u16 {
+        self as u16
+    }
+}
+
+/// A record's slot and decrypted content, as returned by [`Store::get`] and [`WriteTx::get`].
+pub type SlotContent = (u32, Zeroizing<Vec<u8>>);
+
+/// One decrypted record returned by [`Store::list`].
+pub struct Record {
+    /// Record id.
+    pub id: u64,
+    /// Slot the record belongs to.
+    pub slot: u32,
+    /// Decrypted content, zeroized on drop.
+    pub plain: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("slot", &self.slot)
+            .field("plain_len", &self.plain.len())
+            .finish()
+    }
+}
+
+/// An open store. Not shared between threads; each process (or thread) opens its own.
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+    header: StoreHeader,
+    key: Option<SealKey>,
+    data_version: Cell<i64>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("header", &self.header)
+            .field("unsealed", &self.key.is_some())
+            .finish()
+    }
+}
+
+/// Stores a `u64` id in SQLite's signed integer by reinterpreting its bits.
+fn id_to_sql(id: u64) -> i64 {
+    i64::from_le_bytes(id.to_le_bytes())
+}
+
+/// Inverse of [`id_to_sql`].
+fn id_from_sql(v: i64) -> u64 {
+    u64::from_le_bytes(v.to_le_bytes())
+}
+
+/// Reads a slot column, rejecting values outside `u32` as corruption of that record.
+fn slot_from_sql(v: i64, kind: RecordKind, id: u64) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| StoreError::RecordCorrupt {
+        kind: kind.as_u16(),
+        id,
+    })
+}
+
+/// Applies the per-connection settings every store connection uses.
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(
+        "PRAGMA secure_delete = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA trusted_schema = OFF;
+         PRAGMA cell_size_check = ON;",
+    )?;
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Sqlite(format!(
+                "cannot switch database to WAL mode (journal_mode is {mode})"
+            )));
+        }
+    }
+    // synchronous must be set after the journal mode is known.
+    conn.execute_batch("PRAGMA synchronous = FULL;")?;
+    let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+    let secure: i64 = conn.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
+    if sync != 2 || secure != 1 {
+        return Err(StoreError::Sqlite(
+            "database refused synchronous=FULL or secure_delete=ON".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn read_data_version(conn: &Connection) -> Result<i64, StoreError> {
+    let mut stmt = conn.prepare_cached("PRAGMA data_version")?;
+    let v = stmt.query_row([], |r| r.get(0))?;
+    Ok(v)
+}
+
+fn table_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// Whether the database holds no schema objects at all. A file that is not an SQLite
+/// database counts as an existing, foreign file.
+fn schema_is_empty(conn: &Connection, dir: &Path) -> Result<bool, StoreError> {
+    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(n) => Ok(n == 0),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            Err(StoreError::AlreadyExists(dir.to_path_buf()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(unix)]
+fn create_dir_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_dir_private(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// Creates (or opens, if left empty by an interrupted creation) the database file with
+/// owner-only permissions, so SQLite's `-wal` and `-shm` files inherit them.
+#[cfg(unix)]
+fn touch_db_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+}
+
+#[cfg(not(unix))]
+fn touch_db_private(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+}
+
+impl Store {
+    /// Creates a new store in `dir` with the given header.
+    ///
+    /// The directory is created if missing (mode 0700 on Unix). Fails with
+    /// [`StoreError::AlreadyExists`] if a store is already there. The schema, the header
+    /// and the id counter are written in one transaction. The returned store is sealed.
+    pub fn create(dir: &Path, header: &StoreHeader) -> Result<Store, StoreError> {
+        let encoded = header.encode()?;
+        create_dir_private(dir)
+            .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(DB_FILE);
+        let exists = || StoreError::AlreadyExists(dir.to_path_buf());
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(exists());
+        }
+        touch_db_private(&path)
+            .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", path.display())))?;
+        let mut conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // An existing file is only reused if it is an empty database (left by an
+        // interrupted creation); anything else, including a non-SQLite file, is refused
+        // before any setting of it is changed.
+        if !schema_is_empty(&conn, dir)? {
+            return Err(exists());
+        }
+        configure(&conn)?;
+        {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Checked again under the write lock, so two concurrent creators cannot both succeed.
+            if !schema_is_empty(&tx, dir)? {
+                return Err(exists());
+            }
+            tx.execute_batch(SCHEMA)?;
+            tx.execute("INSERT INTO header (id, blob) VALUES (1, ?1)", [&encoded])?;
+            tx.execute("INSERT INTO counter (id, next) VALUES (1, 1)", [])?;
+            tx.commit()?;
+        }
+        let data_version = read_data_version(&conn)?;
+        Ok(Store {
+            conn,
+            dir: dir.to_path_buf(),
+            header: header.clone(),
+            key: None,
+            data_version: Cell::new(data_version),
+        })
+    }
+
+    /// Opens the existing store in `dir`. The returned store is sealed.
+    ///
+    /// Fails with [`StoreError::NotFound`] if `dir` holds no store, and with
+    /// [`StoreError::UnsupportedVersion`] or [`StoreError::HeaderCorrupt`] if the header
+    /// cannot be accepted.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.join(DB_FILE);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && m.len() > 0 => {}
+            Ok(_) => return Err(StoreError::NotFound(dir.to_path_buf())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(dir.to_path_buf()))
+            }
+            Err(e) => {
+                return Err(StoreError::Io(format!(
+                    "cannot inspect {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        if !table_exists(&conn, "header")? {
+            return Err(StoreError::NotFound(dir.to_path_buf()));
+        }
+        configure(&conn)?;
+        if !table_exists(&conn, "records")? || !table_exists(&conn, "counter")? {
+            return Err(StoreError::HeaderCorrupt(
+                "database schema is incomplete".into(),
+            ));
+        }
+        let blob: Option<Vec<u8>> = conn
+            .query_row("SELECT blob FROM header WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        let blob = blob.ok_or_else(|| StoreError::HeaderCorrupt("header row missing".into()))?;
+        let header = StoreHeader::decode(&blob)?;
+        let data_version = read_data_version(&conn)?;
+        Ok(Store {
+            conn,
+            dir: dir.to_path_buf(),
+            header,
+            key: None,
+            data_version: Cell::new(data_version),
+        })
+    }
+
+    /// The store's plain header.
+    pub fn header(&self) -> &StoreHeader {
+        &self.header
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Supplies the seal key, after which records can be read and written.
+    /// A wrong key is not detected here; records then fail with [`StoreError::RecordCorrupt`].
+    pub fn set_seal_key(&mut self, key: SealKey) {
+        self.key = Some(key);
+    }
+
+    /// Whether a seal key has been supplied.
+    pub fn is_unsealed(&self) -> bool {
+        self.key.is_some()
+    }
+
+    fn seal_key(&self) -> Result<&SealKey, StoreError> {
+        self.key.as_ref().ok_or(StoreError::Sealed)
+    }
+
+    /// Reads and decrypts one record, returning its slot and content, or `None` if absent.
+    pub fn get(&self, kind: RecordKind, id: u64) -> Result<Option<SlotContent>, StoreError> {
+        let key = self.seal_key()?;
+        get_record(&self.conn, key, kind, id)
+    }
+
+    /// Reads and decrypts every record of `kind` (restricted to `slot` if given),
+    /// ordered by id. Fails as a whole if any of them fails to open.
+    pub fn list(&self, kind: RecordKind, slot: Option<u32>) -> Result<Vec<Record>, StoreError> {
+        let key = self.seal_key()?;
+        let rows: Vec<(i64, i64, Vec<u8>)> = match slot {
+            Some(s) => {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT id, slot, blob FROM records WHERE kind = ?1 AND slot = ?2",
+                )?;
+                let rows = stmt.query_map(params![kind.as_u16(), s], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+                rows.collect::<Result<_, _>>()?
+            }
+            None => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT id, slot, blob FROM records WHERE kind = ?1")?;
+                let rows = stmt.query_map(params![kind.as_u16()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+                rows.collect::<Result<_, _>>()?
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, slot_v, blob) in rows {
+            let id = id_from_sql(id);
+            let slot_v = slot_from_sql(slot_v, kind, id)?;
+            let plain = key.open(kind.as_u16(), id, slot_v, &blob)?;
+            out.push(Record {
+                id,
+                slot: slot_v,
+                plain,
+            });
+        }
+        // Sorted here rather than in SQL so ids above i64::MAX keep unsigned order.
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    /// Number of records of `kind` (restricted to `slot` if given), without decrypting.
+    /// Works while sealed, since kinds and slots are stored in plain.
+    pub fn count(&self, kind: RecordKind, slot: Option<u32>) -> Result<u64, StoreError> {
+        let n: i64 = match slot {
+            Some(s) => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT count(*) FROM records WHERE kind = ?1 AND slot = ?2")?;
+                stmt.query_row(params![kind.as_u16(), s], |r| r.get(0))?
+            }
+            None => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT count(*) FROM records WHERE kind = ?1")?;
+                stmt.query_row(params![kind.as_u16()], |r| r.get(0))?
+            }
+        };
+        u64::try_from(n).map_err(|_| StoreError::Sqlite(format!("negative row count {n}")))
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction. The transaction commits if `f`
+    /// returns `Ok` (durably, before this returns) and rolls back, writing nothing, if
+    /// `f` returns `Err`. Fails with [`StoreError::Sealed`] before a key is set.
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let key = self.key.as_ref().ok_or(StoreError::Sealed)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut wtx = WriteTx { tx: &tx, key };
+        match f(&mut wtx) {
+            Ok(v) => {
+                tx.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                // Dropping would also roll back; doing it explicitly surfaces nothing new,
+                // so a rollback failure is ignored in favour of the caller's error.
+                let _ = tx.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Returns `true` if another connection (in this or another process) has committed
+    /// to the store since the previous call (or since open). This connection's own
+    /// commits do not count. Cheap: one `PRAGMA data_version` query.
+    pub fn external_change(&self) -> Result<bool, StoreError> {
+        let v = read_data_version(&self.conn)?;
+        let changed = v != self.data_version.get();
+        self.data_version.set(v);
+        Ok(changed)
+    }
+}
+
+fn get_record(
+    conn: &Connection,
+    key: &SealKey,
+    kind: RecordKind,
+    id: u64,
+) -> Result<Option<SlotContent>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT slot, blob FROM records WHERE kind = ?1 AND id = ?2")?;
+    let row: Option<(i64, Vec<u8>)> = stmt
+        .query_row(params![kind.as_u16(), id_to_sql(id)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some((slot, blob)) => {
+            let slot = slot_from_sql(slot, kind, id)?;
+            let plain = key.open(kind.as_u16(), id, slot, &blob)?;
+            Ok(Some((slot, plain)))
+        }
+    }
+}
+
+/// The operations available inside [`Store::write`].
+pub struct WriteTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    key: &'a SealKey,
+}
+
+impl WriteTx<'_> {
+    /// Seals `plain` and stores it as record (`kind`, `id`) in `slot`, replacing any
+    /// existing record with that kind and id.
+    pub fn put(
+        &mut self,
+        kind: RecordKind,
+        id: u64,
+        slot: u32,
+        plain: &[u8],
+    ) -> Result<(), StoreError> {
+        let blob = self.key.seal(kind.as_u16(), id, slot, plain)?;
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO records (kind, id, slot, blob) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, id) DO UPDATE SET slot = excluded.slot, blob = excluded.blob",
+        )?;
+        stmt.execute(params![kind.as_u16(), id_to_sql(id), slot, blob])?;
+        Ok(())
+    }
+
+    /// Deletes record (`kind`, `id`); returns whether it existed.
+    pub fn delete(&mut self, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("DELETE FROM records WHERE kind = ?1 AND id = ?2")?;
+        let n = stmt.execute(params![kind.as_u16(), id_to_sql(id)])?;
+        Ok(n > 0)
+    }
+
+    /// Deletes every record of `kind` in `slot`; returns how many were deleted.
+    pub fn delete_slot(&mut self, kind: RecordKind, slot: u32) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("DELETE FROM records WHERE kind = ?1 AND slot = ?2")?;
+        let n = stmt.execute(params![kind.as_u16(), slot])?;
+        u64::try_from(n).map_err(|_| StoreError::Sqlite("row count out of range".into()))
+    }
+
+    /// Hands out a fresh id from the store-wide counter. Ids start at 1, increase
+    /// monotonically and are never reused, even if the record is deleted. The increment
+    /// is part of this transaction, so it is undone if the transaction rolls back.
+    pub fn alloc_id(&mut self) -> Result<u64, StoreError> {
+        let next: i64 = self
+            .tx
+            .query_row("SELECT next FROM counter WHERE id = 1", [], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::HeaderCorrupt("id counter row missing".into()))?;
+        if next < 1 {
+            return Err(StoreError::HeaderCorrupt(format!(
+                "id counter holds invalid value {next}"
+            )));
+        }
+        let after = next
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Sqlite("id counter exhausted".into()))?;
+        self.tx
+            .execute("UPDATE counter SET next = ?1 WHERE id = 1", [after])?;
+        Ok(id_from_sql(next))
+    }
+
+    /// Reads and decrypts one record as seen inside this transaction.
+    pub fn get(&self, kind: RecordKind, id: u64) -> Result<Option<SlotContent>, StoreError> {
+        get_record(self.tx, self.key, kind, id)
+    }
+}
+
+#[cfg(test)]
+mod tests;
