@@ -23,6 +23,8 @@ pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzz_harness;
 pub mod mechanism;
 pub mod object;
 pub mod store;

@@ -501,7 +501,9 @@ mod tests {
         extra.push(0);
         assert!(Attributes::decode(&extra).is_err());
         // A boolean that is neither 0 nor 1.
-        let mut bad = enc.clone();
+        let mut only_bool = Attributes::new();
+        only_bool.set(CKA_TOKEN, Value::Bool(true));
+        let mut bad = only_bool.encode();
         let last = bad.len() - 1;
         bad[last] = 7;
         assert!(Attributes::decode(&bad).is_err());

@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| { custos_pkcs11::fuzz_harness::share_text(data); });
