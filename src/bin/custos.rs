@@ -12,7 +12,6 @@
 //! Every failure is one line on stderr starting with `custos: error: ` and exit status 1.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -123,7 +122,8 @@ struct TokenInitArgs {
     /// The token label (at most 32 bytes)
     #[arg(long, value_name = "L")]
     label: String,
-    /// The security officer PIN (default: $CUSTOS_SO_PIN)
+    /// The security officer PIN (default: $CUSTOS_SO_PIN, which other users cannot see in the
+    /// process list)
     #[arg(long, value_name = "S")]
     so_pin: Option<String>,
     /// The user PIN (default: $CUSTOS_PIN)
@@ -258,7 +258,7 @@ fn cmd_init(a: &InitArgs) -> CliResult<Output> {
             for p in &written {
                 let _ = std::fs::remove_file(p);
             }
-            let removed = remove_store_files(&a.store);
+            let removed = remove_store_files(&a.store, false);
             return Err(format!(
                 "{e}; {removed} so that no store exists whose shares are lost. Nothing was created."
             )
@@ -294,7 +294,7 @@ fn init_dev(a: &InitArgs) -> CliResult<Output> {
     refuse_existing_store(&a.store)?;
     if let Err(e) = provision::create_dev_store(&a.store, a.slots) {
         if Store::open(&a.store).is_ok() {
-            let removed = remove_store_files(&a.store);
+            let removed = remove_store_files(&a.store, true);
             return Err(format!("{e}; {removed}").into());
         }
         return Err(e.into());
@@ -399,7 +399,7 @@ fn create_private_dir(dir: &Path, out: &mut Output) -> CliResult<()> {
 }
 
 /// Removes a just-created store's database files; says what happened.
-fn remove_store_files(dir: &Path) -> String {
+fn remove_store_files(dir: &Path, dev: bool) -> String {
     let mut failed = Vec::new();
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let p = dir.join(format!("{DB_FILE}{suffix}"));
@@ -409,8 +409,9 @@ fn remove_store_files(dir: &Path) -> String {
             Err(e) => failed.push(format!("{}: {e}", p.display())),
         }
     }
-    let dev = dir.join(custos_pkcs11::engine::DEV_SHARE_FILE);
-    let _ = std::fs::remove_file(dev);
+    if dev {
+        let _ = std::fs::remove_file(dir.join(custos_pkcs11::engine::DEV_SHARE_FILE));
+    }
     // Only removes the directory if nothing else is in it.
     let _ = std::fs::remove_dir(dir);
     if failed.is_empty() {
@@ -635,7 +636,12 @@ fn cmd_status(a: &StatusArgs) -> CliResult<Output> {
     say!(out.stdout, "slots:    {}", h.slot_count);
     if !engine.is_unsealed() {
         let why = engine.seal_problem().unwrap_or("no shares given");
-        say!(out.stdout, "state:    sealed ({why})");
+        say!(
+            out.stdout,
+            "state:    sealed ({why}); give {} of {} shares with --share FILE to open it",
+            h.threshold,
+            h.total
+        );
         return Ok(out);
     }
     say!(out.stdout, "state:    unsealed");

@@ -201,7 +201,7 @@ fn merge(attrs: &mut Attributes, t: &[Attr]) {
     }
 }
 
-fn template_value<'a>(t: &'a [Attr], ty: CK_ATTRIBUTE_TYPE) -> Option<&'a Value> {
+fn template_value(t: &[Attr], ty: CK_ATTRIBUTE_TYPE) -> Option<&Value> {
     t.iter().find(|a| a.ty == ty).map(|a| &a.value)
 }
 

@@ -43,7 +43,7 @@ pub(crate) enum Key {
     EcPublic(EcPublicKey),
 }
 
-fn attr<'a>(a: &'a Attributes, ty: CK_ATTRIBUTE_TYPE) -> Result<&'a [u8]> {
+fn attr(a: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
     a.bytes(ty).ok_or(Error::KeyTypeInconsistent)
 }
 

@@ -62,7 +62,7 @@ pub fn pin<'a>(ptr: *const u8, len: CK_ULONG) -> Result<&'a [u8], CK_RV> {
 
 fn native_ulong(b: &[u8]) -> Option<u64> {
     let a: [u8; std::mem::size_of::<CK_ULONG>()] = b.try_into().ok()?;
-    Some(CK_ULONG::from_ne_bytes(a) as u64)
+    Some(CK_ULONG::from_ne_bytes(a))
 }
 
 /// Converts one `CK_ATTRIBUTE` with a value into a typed attribute.

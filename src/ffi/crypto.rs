@@ -112,9 +112,9 @@ pub extern "C" fn C_DigestInit(
 ) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        e.session_info(hSession as u64).map_err(CK_RV::from)?;
+        e.session_info(hSession).map_err(CK_RV::from)?;
         let m = args::mechanism(pMechanism)?;
-        eng(e.digest_init(hSession as u64, &m))?;
+        eng(e.digest_init(hSession, &m))?;
         Ok(CKR_OK)
     })
 }
@@ -122,7 +122,7 @@ pub extern "C" fn C_DigestInit(
 #[no_mangle]
 pub extern "C" fn C_DigestKey(hSession: CK_SESSION_HANDLE, hKey: CK_OBJECT_HANDLE) -> CK_RV {
     guard(|| {
-        eng(engine()?.digest_key(hSession as u64, hKey as u64))?;
+        eng(engine()?.digest_key(hSession, hKey))?;
         Ok(CKR_OK)
     })
 }
@@ -139,7 +139,7 @@ pub extern "C" fn C_Verify(
         let e = engine()?;
         let data = args::bytes(pData, ulDataLen)?;
         let sig = args::bytes(pSignature, ulSignatureLen)?;
-        eng(e.verify(hSession as u64, data, sig))?;
+        eng(e.verify(hSession, data, sig))?;
         Ok(CKR_OK)
     })
 }
@@ -153,7 +153,7 @@ pub extern "C" fn C_VerifyFinal(
     guard(|| {
         let e = engine()?;
         let sig = args::bytes(pSignature, ulSignatureLen)?;
-        eng(e.verify_final(hSession as u64, sig))?;
+        eng(e.verify_final(hSession, sig))?;
         Ok(CKR_OK)
     })
 }
@@ -168,13 +168,13 @@ pub extern "C" fn C_GenerateKey(
 ) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        e.session_info(hSession as u64).map_err(CK_RV::from)?;
+        e.session_info(hSession).map_err(CK_RV::from)?;
         if phKey.is_null() {
             return Err(CKR_ARGUMENTS_BAD);
         }
         let m = args::mechanism(pMechanism)?;
         let t = args::template(pTemplate, ulCount)?;
-        let h = eng(e.generate_key(hSession as u64, &m, &t))?;
+        let h = eng(e.generate_key(hSession, &m, &t))?;
         put(phKey, h as CK_OBJECT_HANDLE)?;
         Ok(CKR_OK)
     })
@@ -193,14 +193,14 @@ pub extern "C" fn C_GenerateKeyPair(
 ) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        e.session_info(hSession as u64).map_err(CK_RV::from)?;
+        e.session_info(hSession).map_err(CK_RV::from)?;
         if phPublicKey.is_null() || phPrivateKey.is_null() {
             return Err(CKR_ARGUMENTS_BAD);
         }
         let m = args::mechanism(pMechanism)?;
         let pt = args::template(pPublicKeyTemplate, ulPublicKeyAttributeCount)?;
         let st = args::template(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)?;
-        let (p, s) = eng(e.generate_key_pair(hSession as u64, &m, &pt, &st))?;
+        let (p, s) = eng(e.generate_key_pair(hSession, &m, &pt, &st))?;
         put(phPublicKey, p as CK_OBJECT_HANDLE)?;
         put(phPrivateKey, s as CK_OBJECT_HANDLE)?;
         Ok(CKR_OK)
@@ -215,7 +215,7 @@ pub extern "C" fn C_SeedRandom(
 ) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        e.session_info(hSession as u64).map_err(CK_RV::from)?;
+        e.session_info(hSession).map_err(CK_RV::from)?;
         args::bytes(pSeed, ulSeedLen)?;
         // The generator is the operating system's; callers cannot weaken it with a seed.
         Err(CKR_RANDOM_SEED_NOT_SUPPORTED)
@@ -234,7 +234,7 @@ pub extern "C" fn C_GenerateRandom(
         if len > args::MAX_INPUT || (RandomData.is_null() && len > 0) {
             return Err(CKR_ARGUMENTS_BAD);
         }
-        let v = eng(e.generate_random(hSession as u64, len))?;
+        let v = eng(e.generate_random(hSession, len))?;
         if len > 0 {
             // SAFETY: the caller's buffer holds ulRandomLen bytes.
             unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), RandomData, len) };

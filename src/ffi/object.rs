@@ -34,7 +34,7 @@ pub extern "C" fn C_CreateObject(
             return Err(CKR_ARGUMENTS_BAD);
         }
         let t = args::template(pTemplate, ulCount)?;
-        let h = eng(e.create_object(hSession as u64, &t))?;
+        let h = eng(e.create_object(hSession, &t))?;
         put(phObject, h as CK_OBJECT_HANDLE)?;
         Ok(CKR_OK)
     })
@@ -54,7 +54,7 @@ pub extern "C" fn C_CopyObject(
             return Err(CKR_ARGUMENTS_BAD);
         }
         let t = args::template(pTemplate, ulCount)?;
-        let h = eng(e.copy_object(hSession as u64, hObject as u64, &t))?;
+        let h = eng(e.copy_object(hSession, hObject, &t))?;
         put(phNewObject, h as CK_OBJECT_HANDLE)?;
         Ok(CKR_OK)
     })
@@ -63,7 +63,7 @@ pub extern "C" fn C_CopyObject(
 #[no_mangle]
 pub extern "C" fn C_DestroyObject(hSession: CK_SESSION_HANDLE, hObject: CK_OBJECT_HANDLE) -> CK_RV {
     guard(|| {
-        eng(engine()?.destroy_object(hSession as u64, hObject as u64))?;
+        eng(engine()?.destroy_object(hSession, hObject))?;
         Ok(CKR_OK)
     })
 }
@@ -79,7 +79,7 @@ pub extern "C" fn C_GetObjectSize(
         if pulSize.is_null() {
             return Err(CKR_ARGUMENTS_BAD);
         }
-        let n = eng(e.object_size(hSession as u64, hObject as u64))?;
+        let n = eng(e.object_size(hSession, hObject))?;
         put(pulSize, n as CK_ULONG)?;
         Ok(CKR_OK)
     })
@@ -97,9 +97,9 @@ pub extern "C" fn C_GetAttributeValue(
         let n = args::array(pTemplate as *const CK_ATTRIBUTE, ulCount, MAX_TEMPLATE)?.len();
         let types: Vec<u64> = args::array(pTemplate as *const CK_ATTRIBUTE, ulCount, MAX_TEMPLATE)?
             .iter()
-            .map(|a| a.type_ as u64)
+            .map(|a| a.type_)
             .collect();
-        let reads = eng(e.get_attributes(hSession as u64, hObject as u64, &types))?;
+        let reads = eng(e.get_attributes(hSession, hObject, &types))?;
         let mut rv = CKR_OK;
         for (i, r) in reads.into_iter().enumerate().take(n) {
             // SAFETY: i < n, the count of the caller's template array, which is writable
@@ -149,7 +149,7 @@ pub extern "C" fn C_SetAttributeValue(
     guard(|| {
         let e = engine()?;
         let t = args::template(pTemplate, ulCount)?;
-        eng(e.set_attributes(hSession as u64, hObject as u64, &t))?;
+        eng(e.set_attributes(hSession, hObject, &t))?;
         Ok(CKR_OK)
     })
 }
@@ -163,7 +163,7 @@ pub extern "C" fn C_FindObjectsInit(
     guard(|| {
         let e = engine()?;
         let t = args::template(pTemplate, ulCount)?;
-        eng(e.find_init(hSession as u64, &t))?;
+        eng(e.find_init(hSession, &t))?;
         Ok(CKR_OK)
     })
 }
@@ -180,7 +180,7 @@ pub extern "C" fn C_FindObjects(
         if pulObjectCount.is_null() || (phObject.is_null() && ulMaxObjectCount > 0) {
             return Err(CKR_ARGUMENTS_BAD);
         }
-        let found = eng(e.find(hSession as u64, ulMaxObjectCount as usize))?;
+        let found = eng(e.find(hSession, ulMaxObjectCount as usize))?;
         for (i, h) in found.iter().enumerate() {
             // SAFETY: found.len() <= ulMaxObjectCount, the room the caller declared.
             unsafe { std::ptr::write_unaligned(phObject.add(i), *h as CK_OBJECT_HANDLE) };
@@ -193,7 +193,7 @@ pub extern "C" fn C_FindObjects(
 #[no_mangle]
 pub extern "C" fn C_FindObjectsFinal(hSession: CK_SESSION_HANDLE) -> CK_RV {
     guard(|| {
-        eng(engine()?.find_final(hSession as u64))?;
+        eng(engine()?.find_final(hSession))?;
         Ok(CKR_OK)
     })
 }

@@ -22,7 +22,7 @@ pub extern "C" fn C_OpenSession(
         if phSession.is_null() {
             return Err(CKR_ARGUMENTS_BAD);
         }
-        let h = eng(e.open_session(slotID as u64, flags))?;
+        let h = eng(e.open_session(slotID, flags))?;
         put(phSession, h as CK_SESSION_HANDLE)?;
         Ok(CKR_OK)
     })
@@ -31,7 +31,7 @@ pub extern "C" fn C_OpenSession(
 #[no_mangle]
 pub extern "C" fn C_CloseSession(hSession: CK_SESSION_HANDLE) -> CK_RV {
     guard(|| {
-        eng(engine()?.close_session(hSession as u64))?;
+        eng(engine()?.close_session(hSession))?;
         Ok(CKR_OK)
     })
 }
@@ -39,7 +39,7 @@ pub extern "C" fn C_CloseSession(hSession: CK_SESSION_HANDLE) -> CK_RV {
 #[no_mangle]
 pub extern "C" fn C_CloseAllSessions(slotID: CK_SLOT_ID) -> CK_RV {
     guard(|| {
-        eng(engine()?.close_all_sessions(slotID as u64))?;
+        eng(engine()?.close_all_sessions(slotID))?;
         Ok(CKR_OK)
     })
 }
@@ -50,7 +50,7 @@ pub extern "C" fn C_GetSessionInfo(
     pInfo: *mut CK_SESSION_INFO,
 ) -> CK_RV {
     guard(|| {
-        let i = eng(engine()?.session_info(hSession as u64))?;
+        let i = eng(engine()?.session_info(hSession))?;
         put(
             pInfo,
             CK_SESSION_INFO {
@@ -74,7 +74,7 @@ pub extern "C" fn C_Login(
     guard(|| {
         let e = engine()?;
         let pin = args::pin(pPin, ulPinLen)?;
-        eng(e.login(hSession as u64, userType, pin))?;
+        eng(e.login(hSession, userType, pin))?;
         Ok(CKR_OK)
     })
 }
@@ -94,7 +94,7 @@ pub extern "C" fn C_LoginUser(
 #[no_mangle]
 pub extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
     guard(|| {
-        eng(engine()?.logout(hSession as u64))?;
+        eng(engine()?.logout(hSession))?;
         Ok(CKR_OK)
     })
 }
@@ -102,7 +102,7 @@ pub extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
 /// `C_SessionCancel` (3.0): ends the operations named by `flags`.
 pub extern "C" fn C_SessionCancel(hSession: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
     guard(|| {
-        eng(engine()?.cancel(hSession as u64, flags))?;
+        eng(engine()?.cancel(hSession, flags))?;
         Ok(CKR_OK)
     })
 }

@@ -28,7 +28,7 @@ pub extern "C" fn C_GetSlotList(
 pub extern "C" fn C_GetSlotInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_SLOT_INFO) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        let i = eng(e.slot_info(slotID as u64))?;
+        let i = eng(e.slot_info(slotID))?;
         let flags = if i.token_present {
             CKF_TOKEN_PRESENT
         } else {
@@ -52,7 +52,7 @@ pub extern "C" fn C_GetSlotInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_SLOT_INFO) ->
 pub extern "C" fn C_GetTokenInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_TOKEN_INFO) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        let t = eng(e.token_info(slotID as u64))?;
+        let t = eng(e.token_info(slotID))?;
         put(
             pInfo,
             CK_TOKEN_INFO {
@@ -88,7 +88,7 @@ pub extern "C" fn C_GetMechanismList(
 ) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        let m: Vec<CK_MECHANISM_TYPE> = eng(e.mechanism_list(slotID as u64))?
+        let m: Vec<CK_MECHANISM_TYPE> = eng(e.mechanism_list(slotID))?
             .into_iter()
             .map(|x| x as CK_MECHANISM_TYPE)
             .collect();
@@ -104,7 +104,7 @@ pub extern "C" fn C_GetMechanismInfo(
 ) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        let i = eng(e.mechanism_info(slotID as u64, type_ as u64))?;
+        let i = eng(e.mechanism_info(slotID, type_))?;
         put(
             pInfo,
             CK_MECHANISM_INFO {
@@ -133,7 +133,7 @@ pub extern "C" fn C_InitToken(
         let label: [u8; 32] = args::bytes(pLabel, 32)?
             .try_into()
             .map_err(|_| CKR_ARGUMENTS_BAD)?;
-        eng(e.init_token(slotID as u64, pin, label))?;
+        eng(e.init_token(slotID, pin, label))?;
         Ok(CKR_OK)
     })
 }
@@ -147,7 +147,7 @@ pub extern "C" fn C_InitPIN(
     guard(|| {
         let e = engine()?;
         let pin = args::pin(pPin, ulPinLen)?;
-        eng(e.init_pin(hSession as u64, pin))?;
+        eng(e.init_pin(hSession, pin))?;
         Ok(CKR_OK)
     })
 }
@@ -164,7 +164,7 @@ pub extern "C" fn C_SetPIN(
         let e = engine()?;
         let old = args::pin(pOldPin, ulOldLen)?;
         let new = args::pin(pNewPin, ulNewLen)?;
-        eng(e.set_pin(hSession as u64, old, new))?;
+        eng(e.set_pin(hSession, old, new))?;
         Ok(CKR_OK)
     })
 }
