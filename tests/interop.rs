@@ -1,6 +1,109 @@
+//! Interoperability with real PKCS#11 clients: runs the scripts in `tests/interop/` against the
+//! freshly built module (`libcustos_pkcs11.so`) and `custos` binary.
+//!
+//! The clients are system tools: `pkcs11-tool` (Debian package `opensc`) and `openssl`
+//! (Debian package `openssl`). Without them this test fails, naming the package to install.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The tools the scripts need, with the Debian package that provides each.
+const TOOLS: &[(&str, &str)] = &[("pkcs11-tool", "opensc"), ("openssl", "openssl")];
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|dir| dir.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+/// The cdylib built alongside this test: `target/<profile>/libcustos_pkcs11.so`, two levels up
+/// from `target/<profile>/deps/interop-<hash>`.
+fn module_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    profile_dir.join(format!(
+        "{}custos_pkcs11{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+/// Runs `bash tests/interop/<script>` with MODULE, CUSTOS and WORK set, echoing its output line
+/// by line; panics unless it exits 0 with the summary line `interop <suite>: N passed, 0 failed`.
+fn run_script(script: &str, suite: &str) {
+    for (tool, package) in TOOLS {
+        assert!(
+            on_path(tool),
+            "`{tool}` is not on PATH: install Debian package {package} (apt-get install {package})"
+        );
+    }
+    let module = module_path();
+    assert!(
+        module.is_file(),
+        "the PKCS#11 module {} was not built (run `cargo build`)",
+        module.display()
+    );
+    let custos = PathBuf::from(env!("CARGO_BIN_EXE_custos"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(script);
+    let work = tempfile::Builder::new()
+        .prefix("custos-interop-")
+        .tempdir()
+        .expect("scratch directory");
+
+    // `exec 2>&1` so stdout and stderr arrive in one stream, in order.
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg("exec 2>&1; exec bash \"$0\"")
+        .arg(&script)
+        .env("MODULE", &module)
+        .env("CUSTOS", &custos)
+        .env("WORK", work.path())
+        .env_remove("CUSTOS_CONF")
+        .env_remove("CUSTOS_STORE")
+        .env_remove("CUSTOS_SHARES")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run bash");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut last = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("read script output");
+        println!("{line}");
+        if !line.trim().is_empty() {
+            last = line;
+        }
+    }
+    let status = child.wait().expect("wait for bash");
+    if !status.success() {
+        let kept = work.keep();
+        panic!(
+            "{} failed ({status}); last line: {last}\nscratch directory kept at {}",
+            script.display(),
+            kept.display()
+        );
+    }
+    let prefix = format!("interop {suite}: ");
+    let counts = last
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(" failed"))
+        .and_then(|rest| rest.split_once(" passed, "));
+    match counts {
+        Some((passed, "0")) if passed.parse::<u32>().is_ok_and(|n| n > 0) => {}
+        _ => panic!(
+            "{} exited 0 but its last line is not `{prefix}N passed, 0 failed`: {last}",
+            script.display()
+        ),
+    }
+}
+
 #[test]
-#[ignore]
-fn mkstore() {
-    let d = std::env::var("MKSTORE").unwrap();
-    custos_pkcs11::engine::provision::create_dev_store(std::path::Path::new(&d), 4).unwrap();
+fn pkcs11_tool_against_the_module() {
+    run_script("pkcs11-tool.sh", "pkcs11-tool");
 }
