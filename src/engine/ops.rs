@@ -516,9 +516,10 @@ impl Engine {
                     Cipher::Gcm { params, buf, .. } => {
                         gcm_need(params, encrypt, buf.len() + data.len())
                     }
-                    Cipher::CbcPad(c) => {
-                        c.update_output_bound(data.len()) + c.finish_output_bound()
-                    }
+                    // Encryption pads to the next whole block; decryption never yields more
+                    // than its input.
+                    Cipher::CbcPad(_) if encrypt => (data.len() / 16 + 1) * 16,
+                    Cipher::CbcPad(_) => data.len(),
                 },
                 |c| match c {
                     Cipher::Gcm {

@@ -46,6 +46,14 @@ pub fn produced(
             })
         }
         Produced::Data(v) => {
+            // The engine checks the capacity against its bound before producing; this is the
+            // last line of defence so that a wrong bound can never write past the buffer.
+            if let Out::Capacity(c) = out {
+                if v.len() > c {
+                    put(len_ptr, v.len() as CK_ULONG)?;
+                    return Err(CKR_BUFFER_TOO_SMALL);
+                }
+            }
             if !v.is_empty() {
                 // SAFETY: Produced::Data is only returned when the caller's capacity (checked
                 // by the engine against the needed length) covers v.len() bytes at `buf`.

@@ -80,6 +80,7 @@ pub extern "C" fn C_Login(
 }
 
 /// `C_LoginUser` (3.0): Custos tokens have one user, so the user name is not used.
+#[no_mangle]
 pub extern "C" fn C_LoginUser(
     hSession: CK_SESSION_HANDLE,
     userType: CK_USER_TYPE,
@@ -100,6 +101,7 @@ pub extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
 }
 
 /// `C_SessionCancel` (3.0): ends the operations named by `flags`.
+#[no_mangle]
 pub extern "C" fn C_SessionCancel(hSession: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
     guard(|| {
         eng(engine()?.cancel(hSession, flags))?;
