@@ -1,2 +1,4 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| { custos_pkcs11::fuzz_harness::share_text(data); });
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    custos_pkcs11::fuzz_harness::share_text(data);
+});

@@ -253,20 +253,34 @@ fn apply_defaults(a: &mut Attributes, class: CK_OBJECT_CLASS, origin: Origin, un
             let public = class == CKO_PUBLIC_KEY;
             let private = class == CKO_PRIVATE_KEY;
             let secret = class == CKO_SECRET_KEY;
-            for (ty, on) in [
-                (CKA_ENCRYPT, public || secret),
-                (CKA_VERIFY, public || secret),
-                (CKA_WRAP, public || secret),
-                (CKA_DECRYPT, private || secret),
-                (CKA_SIGN, private || secret),
-                (CKA_UNWRAP, private || secret),
-            ] {
-                if (public && matches!(ty, CKA_DECRYPT | CKA_SIGN | CKA_UNWRAP))
-                    || (private && matches!(ty, CKA_ENCRYPT | CKA_VERIFY | CKA_WRAP))
-                {
-                    continue;
-                }
-                a.set_default(ty, Value::Bool(on));
+            // Usage defaults follow what the key type can do: EC keys sign and verify but do
+            // not encrypt or wrap; AES keys encrypt, decrypt, wrap and unwrap.
+            let ciphers = a.key_type() != Some(CKK_EC);
+            let signs = a.key_type() != Some(CKK_AES);
+            let defaults: &[(CK_ATTRIBUTE_TYPE, bool)] = if public {
+                &[
+                    (CKA_ENCRYPT, ciphers),
+                    (CKA_VERIFY, signs),
+                    (CKA_WRAP, ciphers),
+                ]
+            } else if private {
+                &[
+                    (CKA_DECRYPT, ciphers),
+                    (CKA_SIGN, signs),
+                    (CKA_UNWRAP, ciphers),
+                ]
+            } else {
+                &[
+                    (CKA_ENCRYPT, ciphers),
+                    (CKA_DECRYPT, ciphers),
+                    (CKA_SIGN, signs),
+                    (CKA_VERIFY, signs),
+                    (CKA_WRAP, ciphers),
+                    (CKA_UNWRAP, ciphers),
+                ]
+            };
+            for (ty, on) in defaults {
+                a.set_default(*ty, Value::Bool(*on));
             }
             if public {
                 a.set_default(CKA_VERIFY_RECOVER, Value::Bool(false));
