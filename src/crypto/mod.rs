@@ -12,12 +12,20 @@
 #![allow(unsafe_code)]
 
 pub mod aes;
+pub mod aes_modes;
+pub mod cmac;
 pub mod digest;
 pub mod ec;
+pub mod edwards;
 pub mod error;
 mod ffi;
+pub mod kdf;
+pub mod keywrap;
+pub mod mac;
+pub mod pkcs8;
 pub mod rand;
 pub mod rsa;
+pub mod rsa_enc;
 
 pub use error::CryptoError;
 

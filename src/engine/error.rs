@@ -37,6 +37,24 @@ pub enum Error {
     FunctionNotSupported,
     /// `CKR_GENERAL_ERROR`, with a reason for the operator.
     General(String),
+    /// `CKR_KEY_INDIGESTIBLE`.
+    KeyIndigestible,
+    /// `CKR_KEY_NOT_WRAPPABLE`.
+    KeyNotWrappable,
+    /// `CKR_KEY_UNEXTRACTABLE`.
+    KeyUnextractable,
+    /// `CKR_WRAPPED_KEY_INVALID`.
+    WrappedKeyInvalid,
+    /// `CKR_WRAPPED_KEY_LEN_RANGE`.
+    WrappedKeyLenRange,
+    /// `CKR_WRAPPING_KEY_HANDLE_INVALID`.
+    WrappingKeyHandleInvalid,
+    /// `CKR_WRAPPING_KEY_TYPE_INCONSISTENT`.
+    WrappingKeyTypeInconsistent,
+    /// `CKR_UNWRAPPING_KEY_HANDLE_INVALID`.
+    UnwrappingKeyHandleInvalid,
+    /// `CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT`.
+    UnwrappingKeyTypeInconsistent,
     /// `CKR_KEY_FUNCTION_NOT_PERMITTED`.
     KeyFunctionNotPermitted,
     /// `CKR_KEY_HANDLE_INVALID`.

@@ -7,9 +7,13 @@
 //! cloned out as an `Arc`, so no engine-wide lock is held across a signature.
 
 pub mod access;
+mod cipher;
 mod error;
+mod keymgmt;
+mod keys;
 mod ops;
 pub mod provision;
+mod sign;
 mod token;
 
 use std::collections::HashMap;
@@ -28,7 +32,8 @@ use crate::object::{Attr, Attributes, Value};
 use crate::store::{RecordKind, Store, StoreHeader};
 use crate::vault::{PinVerifier, Share};
 use access::Actor;
-use ops::{Key, Session};
+use keys::Key;
+use ops::Session;
 use token::TokenRecord;
 
 /// A slot number.

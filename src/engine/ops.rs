@@ -1,19 +1,16 @@
-//! Sessions' cryptographic operations: digest, encrypt, decrypt, sign, verify and key
-//! generation. Each operation is built once at `*Init` from the typed mechanism and the parsed
-//! key, then driven by single- or multi-part calls.
-
-use std::sync::Arc;
+//! Sessions' cryptographic operations: digest, encrypt, decrypt, sign and verify. Each
+//! operation is built once at `*Init` from the typed mechanism and the parsed key, then driven
+//! by single- or multi-part calls. The output-length protocol lives in [`finish`] and [`update`].
 
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 use super::access::{self, Usage};
+use super::cipher::{self, Cipher};
+use super::sign::{self, SignOp};
 use super::{lock, Engine, Error, ObjectHandle, Result, SessionHandle};
-use crate::crypto::{
-    self, CbcPad, Curve, EcPrivateKey, EcPublicKey, HashAlg, Hasher, RsaPrivateKey, RsaPublicKey,
-};
-use crate::mechanism::{GcmParams, Mechanism, PssParams};
-use crate::object::{Attr, Attributes};
+use crate::crypto::Hasher;
+use crate::mechanism::{Kind, Mechanism};
 
 /// Where an operation's output goes: a length query, or a buffer of some capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,88 +31,14 @@ pub enum Produced {
     Data(Vec<u8>),
 }
 
-/// A key parsed once for use.
-pub(crate) enum Key {
-    Aes(Zeroizing<Vec<u8>>),
-    RsaPrivate(RsaPrivateKey),
-    RsaPublic(RsaPublicKey),
-    EcPrivate(EcPrivateKey),
-    EcPublic(EcPublicKey),
-}
-
-fn attr(a: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
-    a.bytes(ty).ok_or(Error::KeyTypeInconsistent)
-}
-
-impl Key {
-    pub(crate) fn from_attributes(a: &Attributes) -> Result<Key> {
-        let bad = |_| Error::General("stored key material is invalid".into());
-        Ok(match (a.class(), a.key_type()) {
-            (Some(CKO_SECRET_KEY), Some(CKK_AES)) => {
-                Key::Aes(Zeroizing::new(attr(a, CKA_VALUE)?.to_vec()))
-            }
-            (Some(CKO_PRIVATE_KEY), Some(CKK_RSA)) => Key::RsaPrivate(
-                RsaPrivateKey::from_components(
-                    attr(a, CKA_MODULUS)?,
-                    attr(a, CKA_PUBLIC_EXPONENT)?,
-                    attr(a, CKA_PRIVATE_EXPONENT)?,
-                    attr(a, CKA_PRIME_1)?,
-                    attr(a, CKA_PRIME_2)?,
-                    attr(a, CKA_EXPONENT_1)?,
-                    attr(a, CKA_EXPONENT_2)?,
-                    attr(a, CKA_COEFFICIENT)?,
-                )
-                .map_err(bad)?,
-            ),
-            (Some(CKO_PUBLIC_KEY), Some(CKK_RSA)) => Key::RsaPublic(
-                RsaPublicKey::from_components(attr(a, CKA_MODULUS)?, attr(a, CKA_PUBLIC_EXPONENT)?)
-                    .map_err(bad)?,
-            ),
-            (Some(CKO_PRIVATE_KEY), Some(CKK_EC)) => {
-                let curve = access::curve_of(a)?;
-                Key::EcPrivate(EcPrivateKey::from_scalar(curve, attr(a, CKA_VALUE)?).map_err(bad)?)
-            }
-            (Some(CKO_PUBLIC_KEY), Some(CKK_EC)) => {
-                let curve = access::curve_of(a)?;
-                Key::EcPublic(EcPublicKey::from_point(curve, attr(a, CKA_EC_POINT)?).map_err(bad)?)
-            }
-            _ => return Err(Error::KeyTypeInconsistent),
-        })
-    }
-}
-
-/// A symmetric cipher in progress.
-pub(crate) enum Cipher {
-    /// GCM buffers everything: decryption must not release unauthenticated plaintext.
-    Gcm {
-        key: Arc<Key>,
-        params: GcmParams,
-        buf: Zeroizing<Vec<u8>>,
-    },
-    CbcPad(CbcPad),
-}
-
-/// A signature or verification in progress.
-pub(crate) struct SignOp {
-    mech: Mechanism,
-    key: Arc<Key>,
-    hasher: Option<Hasher>,
-    /// Input buffered for mechanisms that sign the caller's bytes as they are.
-    raw: Zeroizing<Vec<u8>>,
-    /// Whether `C_SignUpdate` has been used (single-part calls are then refused).
-    multi: bool,
-    /// The key demands a context-specific login before each use.
-    needs_context_login: bool,
-}
-
 /// One session's state.
 pub(crate) struct Session {
     pub(crate) slot: u32,
     pub(crate) rw: bool,
     pub(crate) find: Option<Vec<ObjectHandle>>,
     digest: Option<(Hasher, bool)>,
-    encrypt: Option<Cipher>,
-    decrypt: Option<Cipher>,
+    encrypt: Option<(Cipher, bool)>,
+    decrypt: Option<(Cipher, bool)>,
     sign: Option<SignOp>,
     verify: Option<SignOp>,
 }
@@ -148,7 +71,7 @@ impl Session {
 /// Runs the output protocol for a call that ends an operation: a query or a too-small buffer
 /// reports the length and keeps the operation; otherwise the operation is consumed, and an
 /// error ends it too.
-fn finish<T>(
+pub(crate) fn finish<T>(
     slot: &mut Option<T>,
     out: Out,
     need: impl FnOnce(&T) -> usize,
@@ -196,154 +119,8 @@ fn end_on_error<T, R>(slot: &mut Option<T>, r: Result<R>) -> Result<R> {
     r
 }
 
-fn gcm_run(key: &Key, p: &GcmParams, encrypt: bool, data: &[u8]) -> Result<Vec<u8>> {
-    let Key::Aes(k) = key else {
-        return Err(Error::KeyTypeInconsistent);
-    };
-    let tag = p.tag_bits as usize;
-    Ok(if encrypt {
-        crypto::gcm_encrypt(k, &p.iv, &p.aad, tag, data)?
-    } else {
-        crypto::gcm_decrypt(k, &p.iv, &p.aad, tag, data)?
-    })
-}
-
-fn gcm_need(p: &GcmParams, encrypt: bool, len: usize) -> usize {
-    let tag = (p.tag_bits / 8) as usize;
-    if encrypt {
-        len + tag
-    } else {
-        len.saturating_sub(tag)
-    }
-}
-
-fn sig_len(k: &Key) -> usize {
-    match k {
-        Key::RsaPrivate(r) => r.modulus_len(),
-        Key::RsaPublic(r) => r.modulus_len(),
-        Key::EcPrivate(e) => 2 * e.curve().field_len(),
-        Key::EcPublic(e) => 2 * e.curve().field_len(),
-        Key::Aes(_) => 0,
-    }
-}
-
-fn pss_check(p: &PssParams, digest_len: usize) -> Result<()> {
-    if digest_len != p.hash.output_len() {
-        return Err(Error::DataLenRange);
-    }
-    Ok(())
-}
-
-impl SignOp {
-    fn raw_limit(&self) -> usize {
-        match (&self.mech, self.key.as_ref()) {
-            (Mechanism::RsaPkcs, k) => sig_len(k).saturating_sub(11),
-            (Mechanism::RsaPss(p), _) => p.hash.output_len(),
-            _ => 1024,
-        }
-    }
-
-    fn absorb(&mut self, data: &[u8]) -> Result<()> {
-        match self.hasher.as_mut() {
-            Some(h) => h.update(data),
-            None => {
-                if self.raw.len() + data.len() > self.raw_limit() {
-                    return Err(Error::DataLenRange);
-                }
-                self.raw.extend_from_slice(data);
-            }
-        }
-        Ok(())
-    }
-
-    /// The bytes the primitive signs: the digest, or the buffered input.
-    fn message(&mut self) -> Zeroizing<Vec<u8>> {
-        match self.hasher.take() {
-            Some(h) => Zeroizing::new(h.finish()),
-            None => std::mem::take(&mut self.raw),
-        }
-    }
-
-    fn sign(mut self) -> Result<Vec<u8>> {
-        if self.needs_context_login {
-            return Err(Error::UserNotLoggedIn);
-        }
-        let m = self.message();
-        Ok(match (&self.mech, self.key.as_ref()) {
-            (Mechanism::Ecdsa | Mechanism::EcdsaWith(_), Key::EcPrivate(k)) => k.sign_digest(&m)?,
-            (Mechanism::RsaPkcs, Key::RsaPrivate(k)) => k.sign_pkcs1_raw(&m)?,
-            (Mechanism::RsaPkcsWith(h), Key::RsaPrivate(k)) => {
-                let mut di = h.digest_info_prefix().to_vec();
-                di.extend_from_slice(&m);
-                k.sign_pkcs1_raw(&di)?
-            }
-            (Mechanism::RsaPss(p) | Mechanism::RsaPssWith(p), Key::RsaPrivate(k)) => {
-                pss_check(p, m.len())?;
-                k.sign_pss(p.hash, p.mgf1, p.salt_len, &m)?
-            }
-            _ => return Err(Error::KeyTypeInconsistent),
-        })
-    }
-
-    fn verify(mut self, sig: &[u8]) -> Result<()> {
-        let m = self.message();
-        match (&self.mech, self.key.as_ref()) {
-            (Mechanism::Ecdsa | Mechanism::EcdsaWith(_), Key::EcPublic(k)) => {
-                k.verify_digest(&m, sig)?
-            }
-            (Mechanism::RsaPkcs, Key::RsaPublic(k)) => k.verify_pkcs1_raw(&m, sig)?,
-            (Mechanism::RsaPkcsWith(h), Key::RsaPublic(k)) => {
-                let mut di = h.digest_info_prefix().to_vec();
-                di.extend_from_slice(&m);
-                k.verify_pkcs1_raw(&di, sig)?
-            }
-            (Mechanism::RsaPss(p) | Mechanism::RsaPssWith(p), Key::RsaPublic(k)) => {
-                pss_check(p, m.len())?;
-                k.verify_pss(p.hash, p.mgf1, p.salt_len, &m, sig)?
-            }
-            _ => return Err(Error::KeyTypeInconsistent),
-        }
-        Ok(())
-    }
-}
-
-/// The class, key type and key size limits a signing mechanism needs.
-fn sign_key_kind(
-    m: &Mechanism,
-    usage: Usage,
-) -> Result<(CK_OBJECT_CLASS, CK_KEY_TYPE, Option<HashAlg>)> {
-    let class = if usage == Usage::Sign {
-        CKO_PRIVATE_KEY
-    } else {
-        CKO_PUBLIC_KEY
-    };
-    Ok(match m {
-        Mechanism::Ecdsa => (class, CKK_EC, None),
-        Mechanism::EcdsaWith(h) => (class, CKK_EC, Some(*h)),
-        Mechanism::RsaPkcs => (class, CKK_RSA, None),
-        Mechanism::RsaPkcsWith(h) => (class, CKK_RSA, Some(*h)),
-        Mechanism::RsaPss(_) => (class, CKK_RSA, None),
-        Mechanism::RsaPssWith(p) => (class, CKK_RSA, Some(p.hash)),
-        _ => return Err(Error::MechanismInvalid),
-    })
-}
-
-fn check_pss_key(m: &Mechanism, key: &Key) -> Result<()> {
-    if let (
-        Mechanism::RsaPss(p) | Mechanism::RsaPssWith(p),
-        Key::RsaPrivate(_) | Key::RsaPublic(_),
-    ) = (m, key)
-    {
-        // emLen must hold the hash, the salt and two more bytes.
-        if p.hash.output_len() + p.salt_len + 2 > sig_len(key) {
-            return Err(Error::MechanismParamInvalid);
-        }
-    }
-    Ok(())
-}
-
 impl Engine {
-    fn with_session<R>(
+    pub(crate) fn with_session<R>(
         &self,
         h: SessionHandle,
         f: impl FnOnce(&mut Session) -> Result<R>,
@@ -357,14 +134,14 @@ impl Engine {
 
     /// `C_DigestInit`.
     pub fn digest_init(&self, h: SessionHandle, mech: &Mechanism) -> Result<()> {
-        let Mechanism::Digest(alg) = mech else {
+        let Kind::Digest(alg) = mech.kind else {
             return Err(Error::MechanismInvalid);
         };
         self.with_session(h, |s| {
             if s.digest.is_some() {
                 return Err(Error::OperationActive);
             }
-            s.digest = Some((Hasher::new(*alg), false));
+            s.digest = Some((Hasher::new(alg), false));
             Ok(())
         })
     }
@@ -400,21 +177,27 @@ impl Engine {
 
     /// `C_DigestKey`: digests a secret key's value without revealing it.
     pub fn digest_key(&self, h: SessionHandle, key: ObjectHandle) -> Result<()> {
+        self.with_session(h, |s| {
+            s.digest
+                .as_ref()
+                .map(|_| ())
+                .ok_or(Error::OperationNotInitialized)
+        })?;
         let (o, _) = self.key_for(h, key)?;
         if o.attrs.class() != Some(CKO_SECRET_KEY) {
-            return Err(Error::KeyHandleInvalid);
+            return Err(Error::KeyIndigestible);
         }
         if !o.attrs.bool_or(CKA_EXTRACTABLE, false) && o.attrs.bool_or(CKA_SENSITIVE, true) {
             // Digesting a secret is a way to test guesses about it: only for keys the caller
             // could read anyway.
-            return Err(Error::KeyFunctionNotPermitted);
+            return Err(Error::KeyIndigestible);
         }
-        let value = o
-            .attrs
-            .bytes(CKA_VALUE)
-            .ok_or(Error::KeyHandleInvalid)?
-            .to_vec();
-        let value = Zeroizing::new(value);
+        let value = Zeroizing::new(
+            o.attrs
+                .bytes(CKA_VALUE)
+                .ok_or(Error::KeyIndigestible)?
+                .to_vec(),
+        );
         self.with_session(h, |s| {
             let (d, multi) = s.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
             d.update(&value);
@@ -449,39 +232,27 @@ impl Engine {
         } else {
             Usage::Decrypt
         };
-        let slot_busy = self.with_session(h, |s| {
+        let busy = self.with_session(h, |s| {
             Ok(if encrypt {
                 s.encrypt.is_some()
             } else {
                 s.decrypt.is_some()
             })
         })?;
-        if slot_busy {
+        if busy {
             return Err(Error::OperationActive);
         }
+        let (class, key_type) = cipher::key_kind(mech, usage)?;
         let (o, k) = self.key_for(h, key)?;
         access::check_use(
             &o.attrs,
             usage,
             mech.ck_type(),
-            CKO_SECRET_KEY,
-            CKK_AES,
+            class,
+            key_type,
             &super::today(),
         )?;
-        let op = match mech {
-            Mechanism::AesGcm(p) => Cipher::Gcm {
-                key: k,
-                params: p.clone(),
-                buf: Zeroizing::new(Vec::new()),
-            },
-            Mechanism::AesCbcPad(iv) => {
-                let Key::Aes(kb) = k.as_ref() else {
-                    return Err(Error::KeyTypeInconsistent);
-                };
-                Cipher::CbcPad(CbcPad::new(kb, iv, encrypt)?)
-            }
-            _ => return Err(Error::MechanismInvalid),
-        };
+        let op = Cipher::new(mech, k, encrypt)?;
         self.with_session(h, |s| {
             let slot = if encrypt {
                 &mut s.encrypt
@@ -491,7 +262,7 @@ impl Engine {
             if slot.is_some() {
                 return Err(Error::OperationActive);
             }
-            *slot = Some(op);
+            *slot = Some((op, false));
             Ok(())
         })
     }
@@ -509,33 +280,18 @@ impl Engine {
             } else {
                 &mut s.decrypt
             };
+            if slot.as_ref().is_some_and(|(_, multi)| *multi) {
+                *slot = None;
+                return Err(Error::OperationActive);
+            }
             finish(
                 slot,
                 out,
-                |c| match c {
-                    Cipher::Gcm { params, buf, .. } => {
-                        gcm_need(params, encrypt, buf.len() + data.len())
-                    }
-                    // Encryption pads to the next whole block; decryption never yields more
-                    // than its input.
-                    Cipher::CbcPad(_) if encrypt => (data.len() / 16 + 1) * 16,
-                    Cipher::CbcPad(_) => data.len(),
-                },
-                |c| match c {
-                    Cipher::Gcm {
-                        key,
-                        params,
-                        mut buf,
-                        ..
-                    } => {
-                        buf.extend_from_slice(data);
-                        gcm_run(&key, &params, encrypt, &buf)
-                    }
-                    Cipher::CbcPad(mut c) => {
-                        let mut v = c.update(data)?;
-                        v.extend_from_slice(&c.finish()?);
-                        Ok(v)
-                    }
+                |(c, _)| c.single_bound(data.len()),
+                |(mut c, _)| {
+                    let mut v = c.update(data)?;
+                    v.extend_from_slice(&c.finish()?);
+                    Ok(v)
                 },
             )
         })
@@ -557,16 +313,10 @@ impl Engine {
             update(
                 slot,
                 out,
-                |c| match c {
-                    Cipher::Gcm { .. } => 0,
-                    Cipher::CbcPad(c) => c.update_output_bound(data.len()),
-                },
-                |c| match c {
-                    Cipher::Gcm { buf, .. } => {
-                        buf.extend_from_slice(data);
-                        Ok(Vec::new())
-                    }
-                    Cipher::CbcPad(c) => Ok(c.update(data)?),
+                |(c, _)| c.update_bound(data.len()),
+                |(c, multi)| {
+                    *multi = true;
+                    c.update(data)
                 },
             )
         })
@@ -579,20 +329,7 @@ impl Engine {
             } else {
                 &mut s.decrypt
             };
-            finish(
-                slot,
-                out,
-                |c| match c {
-                    Cipher::Gcm { params, buf, .. } => gcm_need(params, encrypt, buf.len()),
-                    Cipher::CbcPad(c) => c.finish_output_bound(),
-                },
-                |c| match c {
-                    Cipher::Gcm {
-                        key, params, buf, ..
-                    } => gcm_run(&key, &params, encrypt, &buf),
-                    Cipher::CbcPad(c) => Ok(c.finish()?),
-                },
-            )
+            finish(slot, out, |(c, _)| c.final_bound(), |(c, _)| c.finish())
         })
     }
 
@@ -658,7 +395,7 @@ impl Engine {
         if busy {
             return Err(Error::OperationActive);
         }
-        let (class, key_type, hash) = sign_key_kind(mech, usage)?;
+        let (class, key_type) = sign::key_kind(mech, usage)?;
         let (o, k) = self.key_for(h, key)?;
         access::check_use(
             &o.attrs,
@@ -668,16 +405,8 @@ impl Engine {
             key_type,
             &super::today(),
         )?;
-        check_pss_key(mech, &k)?;
-        let op = SignOp {
-            mech: mech.clone(),
-            key: k,
-            hasher: hash.map(Hasher::new),
-            raw: Zeroizing::new(Vec::new()),
-            multi: false,
-            needs_context_login: usage == Usage::Sign
-                && o.attrs.bool_or(CKA_ALWAYS_AUTHENTICATE, false),
-        };
+        let context = usage == Usage::Sign && o.attrs.bool_or(CKA_ALWAYS_AUTHENTICATE, false);
+        let op = SignOp::new(mech, k, context)?;
         self.with_session(h, |s| {
             let slot = if usage == Usage::Sign {
                 &mut s.sign
@@ -704,15 +433,10 @@ impl Engine {
                 s.sign = None;
                 return Err(Error::OperationActive);
             }
-            finish(
-                &mut s.sign,
-                out,
-                |o| sig_len(&o.key),
-                |mut o| {
-                    o.absorb(data)?;
-                    o.sign()
-                },
-            )
+            finish(&mut s.sign, out, SignOp::output_len, |mut o| {
+                o.absorb(data)?;
+                o.sign()
+            })
         })
     }
 
@@ -729,7 +453,7 @@ impl Engine {
     /// `C_SignFinal`.
     pub fn sign_final(&self, h: SessionHandle, out: Out) -> Result<Produced> {
         self.with_session(h, |s| {
-            finish(&mut s.sign, out, |o| sig_len(&o.key), SignOp::sign)
+            finish(&mut s.sign, out, SignOp::output_len, SignOp::sign)
         })
     }
 
@@ -768,160 +492,6 @@ impl Engine {
         })
     }
 
-    // ----- key generation ---------------------------------------------------------------
-
-    /// `C_GenerateKey`.
-    pub fn generate_key(
-        &self,
-        h: SessionHandle,
-        mech: &Mechanism,
-        template: &[Attr],
-    ) -> Result<ObjectHandle> {
-        if *mech != Mechanism::AesKeyGen {
-            return Err(Error::MechanismInvalid);
-        }
-        let (s, rw, actor) = self.object_context(h)?;
-        let len = access::wanted_ulong(template, CKA_VALUE_LEN).ok_or(Error::TemplateIncomplete)?;
-        if !matches!(len, 16 | 24 | 32) {
-            return Err(Error::KeySizeRange);
-        }
-        let t = access::generation_template(template, &[CKA_VALUE], &[CKA_VALUE_LEN])?;
-        let value = crypto::aes_generate_key(len as usize)?;
-        let material = vec![
-            Attr::bytes(CKA_VALUE, value.to_vec()),
-            Attr::ulong(CKA_VALUE_LEN, len),
-        ];
-        let attrs = access::new_generated(
-            &t,
-            CKO_SECRET_KEY,
-            CKK_AES,
-            CKM_AES_KEY_GEN,
-            material,
-            actor,
-            Self::unique_id()?,
-        )?;
-        self.insert_object(s, h, rw, attrs)
-    }
-
-    /// `C_GenerateKeyPair`: both keys are written in one transaction.
-    pub fn generate_key_pair(
-        &self,
-        h: SessionHandle,
-        mech: &Mechanism,
-        public: &[Attr],
-        private: &[Attr],
-    ) -> Result<(ObjectHandle, ObjectHandle)> {
-        let (s, rw, actor) = self.object_context(h)?;
-        let (pub_attrs, priv_attrs) = match mech {
-            Mechanism::EcKeyPairGen => {
-                let params =
-                    access::wanted_bytes(public, CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete)?;
-                let curve = Curve::from_oid_der(params).ok_or(Error::CurveNotSupported)?;
-                let pt = access::generation_template(public, &[CKA_EC_POINT], &[CKA_EC_PARAMS])?;
-                let st = access::generation_template(private, &[CKA_VALUE], &[CKA_EC_PARAMS])?;
-                let (d, point) = crypto::ec_generate(curve)?;
-                let oid = curve.oid_der().to_vec();
-                let pub_material = vec![
-                    Attr::bytes(CKA_EC_PARAMS, oid.clone()),
-                    Attr::bytes(CKA_EC_POINT, access::der_octet_string(&point)),
-                ];
-                let priv_material = vec![
-                    Attr::bytes(CKA_EC_PARAMS, oid),
-                    Attr::bytes(CKA_VALUE, d.to_vec()),
-                ];
-                (
-                    access::new_generated(
-                        &pt,
-                        CKO_PUBLIC_KEY,
-                        CKK_EC,
-                        CKM_EC_KEY_PAIR_GEN,
-                        pub_material,
-                        actor,
-                        Self::unique_id()?,
-                    )?,
-                    access::new_generated(
-                        &st,
-                        CKO_PRIVATE_KEY,
-                        CKK_EC,
-                        CKM_EC_KEY_PAIR_GEN,
-                        priv_material,
-                        actor,
-                        Self::unique_id()?,
-                    )?,
-                )
-            }
-            Mechanism::RsaKeyPairGen => {
-                let bits = access::wanted_ulong(public, CKA_MODULUS_BITS)
-                    .ok_or(Error::TemplateIncomplete)?;
-                if !(2048..=8192).contains(&bits) || bits % 8 != 0 {
-                    return Err(Error::KeySizeRange);
-                }
-                let e = access::wanted_bytes(public, CKA_PUBLIC_EXPONENT)
-                    .map(<[u8]>::to_vec)
-                    .unwrap_or_else(|| vec![1, 0, 1]);
-                let pt = access::generation_template(
-                    public,
-                    &[CKA_MODULUS],
-                    &[CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT],
-                )?;
-                let st = access::generation_template(
-                    private,
-                    &[
-                        CKA_PRIVATE_EXPONENT,
-                        CKA_PRIME_1,
-                        CKA_PRIME_2,
-                        CKA_EXPONENT_1,
-                        CKA_EXPONENT_2,
-                        CKA_COEFFICIENT,
-                        CKA_MODULUS,
-                    ],
-                    &[CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT],
-                )?;
-                let c = crypto::rsa_generate(bits as usize, &e)?;
-                let pub_material = vec![
-                    Attr::bytes(CKA_MODULUS, c.modulus.to_vec()),
-                    Attr::bytes(CKA_PUBLIC_EXPONENT, c.public_exponent.to_vec()),
-                    Attr::ulong(CKA_MODULUS_BITS, bits),
-                ];
-                let priv_material = vec![
-                    Attr::bytes(CKA_MODULUS, c.modulus.to_vec()),
-                    Attr::bytes(CKA_PUBLIC_EXPONENT, c.public_exponent.to_vec()),
-                    Attr::bytes(CKA_PRIVATE_EXPONENT, c.private_exponent.to_vec()),
-                    Attr::bytes(CKA_PRIME_1, c.prime1.to_vec()),
-                    Attr::bytes(CKA_PRIME_2, c.prime2.to_vec()),
-                    Attr::bytes(CKA_EXPONENT_1, c.exponent1.to_vec()),
-                    Attr::bytes(CKA_EXPONENT_2, c.exponent2.to_vec()),
-                    Attr::bytes(CKA_COEFFICIENT, c.coefficient.to_vec()),
-                ];
-                (
-                    access::new_generated(
-                        &pt,
-                        CKO_PUBLIC_KEY,
-                        CKK_RSA,
-                        CKM_RSA_PKCS_KEY_PAIR_GEN,
-                        pub_material,
-                        actor,
-                        Self::unique_id()?,
-                    )?,
-                    access::new_generated(
-                        &st,
-                        CKO_PRIVATE_KEY,
-                        CKK_RSA,
-                        CKM_RSA_PKCS_KEY_PAIR_GEN,
-                        priv_material,
-                        actor,
-                        Self::unique_id()?,
-                    )?,
-                )
-            }
-            _ => return Err(Error::MechanismInvalid),
-        };
-        let handles = self.insert_objects(s, h, rw, vec![pub_attrs, priv_attrs])?;
-        Ok((handles[0], handles[1]))
-    }
-}
-
-impl Engine {
     /// `C_SessionCancel`: ends the operations named by `flags`.
     pub fn cancel(&self, h: SessionHandle, flags: CK_FLAGS) -> Result<()> {
         self.with_session(h, |s| {

@@ -4,10 +4,18 @@ use cryptoki_sys::*;
 
 use super::*;
 use crate::crypto::HashAlg;
-use crate::mechanism::{GcmParams, Mechanism, PssParams};
+use crate::mechanism::{GcmParams, Kind, Mechanism, PssParams};
 
 const SO: &[u8] = b"so-pin-1234";
 const PIN: &[u8] = b"user-1234";
+
+fn m(ty: CK_MECHANISM_TYPE) -> Mechanism {
+    Mechanism::simple(ty).unwrap()
+}
+
+fn mk(ty: CK_MECHANISM_TYPE, kind: Kind) -> Mechanism {
+    Mechanism { ty, kind }
+}
 
 fn label(s: &str) -> [u8; 32] {
     crate::ffi::args::padded(s)
@@ -347,7 +355,7 @@ fn attribute_policy_through_the_engine() {
     let key = e
         .generate_key(
             h,
-            &Mechanism::AesKeyGen,
+            &m(CKM_AES_KEY_GEN),
             &[
                 Attr::ulong(CKA_VALUE_LEN, 32),
                 Attr::bool(CKA_TOKEN, true),
@@ -411,13 +419,16 @@ fn aes_gcm_and_cbc_pad() {
     let (_d, e) = ready();
     let h = user_session(&e);
     let key = e
-        .generate_key(h, &Mechanism::AesKeyGen, &[Attr::ulong(CKA_VALUE_LEN, 32)])
+        .generate_key(h, &m(CKM_AES_KEY_GEN), &[Attr::ulong(CKA_VALUE_LEN, 32)])
         .unwrap();
-    let gcm = Mechanism::AesGcm(GcmParams {
-        iv: vec![3; 12],
-        aad: b"header".to_vec(),
-        tag_bits: 128,
-    });
+    let gcm = mk(
+        CKM_AES_GCM,
+        Kind::AesGcm(GcmParams {
+            iv: vec![3; 12],
+            aad: b"header".to_vec(),
+            tag_bits: 128,
+        }),
+    );
     let msg = b"the quick brown fox jumps over the lazy dog".to_vec();
     e.encrypt_init(h, &gcm, key).unwrap();
     assert_eq!(
@@ -452,7 +463,7 @@ fn aes_gcm_and_cbc_pad() {
         Err(Error::OperationNotInitialized)
     );
 
-    let cbc = Mechanism::AesCbcPad([9; 16]);
+    let cbc = mk(CKM_AES_CBC_PAD, Kind::AesCbcPad([9; 16]));
     e.encrypt_init(h, &cbc, key).unwrap();
     let single = data(&e, e.encrypt(h, &msg, Out::Capacity(1000)));
     assert_eq!(single.len(), 48);
@@ -475,7 +486,7 @@ fn ecdsa_and_rsa_sign_verify() {
     let (pubk, privk) = e
         .generate_key_pair(
             h,
-            &Mechanism::EcKeyPairGen,
+            &m(CKM_EC_KEY_PAIR_GEN),
             &[
                 Attr::bytes(CKA_EC_PARAMS, p256),
                 Attr::bool(CKA_TOKEN, true),
@@ -484,53 +495,48 @@ fn ecdsa_and_rsa_sign_verify() {
         )
         .unwrap();
     let msg = b"message to sign";
-    e.sign_init(h, &Mechanism::EcdsaWith(HashAlg::Sha256), privk)
-        .unwrap();
+    e.sign_init(h, &m(CKM_ECDSA_SHA256), privk).unwrap();
     let sig = data(&e, e.sign(h, msg, Out::Capacity(200)));
     assert_eq!(sig.len(), 64);
-    e.verify_init(h, &Mechanism::EcdsaWith(HashAlg::Sha256), pubk)
-        .unwrap();
+    e.verify_init(h, &m(CKM_ECDSA_SHA256), pubk).unwrap();
     e.verify(h, msg, &sig).unwrap();
-    e.verify_init(h, &Mechanism::EcdsaWith(HashAlg::Sha256), pubk)
-        .unwrap();
+    e.verify_init(h, &m(CKM_ECDSA_SHA256), pubk).unwrap();
     assert_eq!(
         e.verify(h, b"other message", &sig),
         Err(Error::SignatureInvalid)
     );
     // The wrong key class for the operation.
     assert_eq!(
-        e.sign_init(h, &Mechanism::EcdsaWith(HashAlg::Sha256), pubk),
+        e.sign_init(h, &m(CKM_ECDSA_SHA256), pubk),
         Err(Error::KeyTypeInconsistent)
     );
     // CKM_ECDSA over a digest of any length.
     for len in [20usize, 32, 64] {
         let digest = vec![0x5a; len];
-        e.sign_init(h, &Mechanism::Ecdsa, privk).unwrap();
+        e.sign_init(h, &m(CKM_ECDSA), privk).unwrap();
         let s = data(&e, e.sign(h, &digest, Out::Capacity(200)));
-        e.verify_init(h, &Mechanism::Ecdsa, pubk).unwrap();
+        e.verify_init(h, &m(CKM_ECDSA), pubk).unwrap();
         e.verify(h, &digest, &s).unwrap();
     }
 
     let (rpub, rpriv) = e
         .generate_key_pair(
             h,
-            &Mechanism::RsaKeyPairGen,
+            &m(CKM_RSA_PKCS_KEY_PAIR_GEN),
             &[Attr::ulong(CKA_MODULUS_BITS, 2048)],
             &[Attr::bool(CKA_SIGN, true)],
         )
         .unwrap();
-    e.sign_init(h, &Mechanism::RsaPkcsWith(HashAlg::Sha256), rpriv)
-        .unwrap();
+    e.sign_init(h, &m(CKM_SHA256_RSA_PKCS), rpriv).unwrap();
     assert_eq!(e.sign(h, msg, Out::Query).unwrap(), Produced::Needed(256));
     let s1 = data(&e, e.sign(h, msg, Out::Capacity(256)));
     // CKM_RSA_PKCS over the caller's DigestInfo gives the same signature.
     let mut di = HashAlg::Sha256.digest_info_prefix().to_vec();
     di.extend(crate::crypto::digest(HashAlg::Sha256, msg));
-    e.sign_init(h, &Mechanism::RsaPkcs, rpriv).unwrap();
+    e.sign_init(h, &m(CKM_RSA_PKCS), rpriv).unwrap();
     let s2 = data(&e, e.sign(h, &di, Out::Capacity(256)));
     assert_eq!(s1, s2);
-    e.verify_init(h, &Mechanism::RsaPkcsWith(HashAlg::Sha256), rpub)
-        .unwrap();
+    e.verify_init(h, &m(CKM_SHA256_RSA_PKCS), rpub).unwrap();
     e.verify_update(h, &msg[..4]).unwrap();
     e.verify_update(h, &msg[4..]).unwrap();
     e.verify_final(h, &s1).unwrap();
@@ -540,13 +546,20 @@ fn ecdsa_and_rsa_sign_verify() {
         mgf1: HashAlg::Sha256,
         salt_len: 32,
     };
-    e.sign_init(h, &Mechanism::RsaPssWith(pss), rpriv).unwrap();
+    e.sign_init(
+        h,
+        &mk(CKM_SHA256_RSA_PKCS_PSS, Kind::RsaPssWith(pss)),
+        rpriv,
+    )
+    .unwrap();
     e.sign_update(h, msg).unwrap();
     let s3 = data(&e, e.sign_final(h, Out::Capacity(256)));
-    e.verify_init(h, &Mechanism::RsaPssWith(pss), rpub).unwrap();
+    e.verify_init(h, &mk(CKM_SHA256_RSA_PKCS_PSS, Kind::RsaPssWith(pss)), rpub)
+        .unwrap();
     e.verify(h, msg, &s3).unwrap();
     // PSS over a digest of the wrong length.
-    e.sign_init(h, &Mechanism::RsaPss(pss), rpriv).unwrap();
+    e.sign_init(h, &mk(CKM_RSA_PKCS_PSS, Kind::RsaPss(pss)), rpriv)
+        .unwrap();
     assert_eq!(
         e.sign(h, &[1u8; 20], Out::Capacity(256)),
         Err(Error::DataLenRange)
@@ -561,19 +574,19 @@ fn usage_flags_and_allowed_mechanisms_are_enforced() {
     let (_, no_sign) = e
         .generate_key_pair(
             h,
-            &Mechanism::EcKeyPairGen,
+            &m(CKM_EC_KEY_PAIR_GEN),
             &[Attr::bytes(CKA_EC_PARAMS, p256.clone())],
             &[Attr::bool(CKA_SIGN, false)],
         )
         .unwrap();
     assert_eq!(
-        e.sign_init(h, &Mechanism::Ecdsa, no_sign),
+        e.sign_init(h, &m(CKM_ECDSA), no_sign),
         Err(Error::KeyFunctionNotPermitted)
     );
     let (_, only256) = e
         .generate_key_pair(
             h,
-            &Mechanism::EcKeyPairGen,
+            &m(CKM_EC_KEY_PAIR_GEN),
             &[Attr::bytes(CKA_EC_PARAMS, p256)],
             &[Attr {
                 ty: CKA_ALLOWED_MECHANISMS,
@@ -581,16 +594,14 @@ fn usage_flags_and_allowed_mechanisms_are_enforced() {
             }],
         )
         .unwrap();
-    assert!(e
-        .sign_init(h, &Mechanism::EcdsaWith(HashAlg::Sha256), only256)
-        .is_ok());
+    assert!(e.sign_init(h, &m(CKM_ECDSA_SHA256), only256).is_ok());
     assert_eq!(
-        e.sign_init(h, &Mechanism::EcdsaWith(HashAlg::Sha384), only256),
+        e.sign_init(h, &m(CKM_ECDSA_SHA384), only256),
         Err(Error::OperationActive)
     );
     e.cancel(h, CKF_SIGN).unwrap();
     assert_eq!(
-        e.sign_init(h, &Mechanism::EcdsaWith(HashAlg::Sha384), only256),
+        e.sign_init(h, &m(CKM_ECDSA_SHA384), only256),
         Err(Error::MechanismInvalid)
     );
 }
@@ -601,13 +612,35 @@ fn digests_single_and_multi_part() {
     let h = e.open_session(0, CKF_SERIAL_SESSION).unwrap();
     for alg in [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
         let expect = crate::crypto::digest(alg, b"abcdef");
-        e.digest_init(h, &Mechanism::Digest(alg)).unwrap();
+        e.digest_init(
+            h,
+            &mk(
+                crate::mechanism::MECHANISMS
+                    .iter()
+                    .find(|r| r.family == crate::mechanism::Family::Digest(alg))
+                    .unwrap()
+                    .ty,
+                Kind::Digest(alg),
+            ),
+        )
+        .unwrap();
         assert_eq!(
             e.digest(h, b"abcdef", Out::Query).unwrap(),
             Produced::Needed(expect.len())
         );
         assert_eq!(data(&e, e.digest(h, b"abcdef", Out::Capacity(64))), expect);
-        e.digest_init(h, &Mechanism::Digest(alg)).unwrap();
+        e.digest_init(
+            h,
+            &mk(
+                crate::mechanism::MECHANISMS
+                    .iter()
+                    .find(|r| r.family == crate::mechanism::Family::Digest(alg))
+                    .unwrap()
+                    .ty,
+                Kind::Digest(alg),
+            ),
+        )
+        .unwrap();
         e.digest_update(h, b"abc").unwrap();
         e.digest_update(h, b"def").unwrap();
         assert_eq!(data(&e, e.digest_final(h, Out::Capacity(64))), expect);
@@ -619,17 +652,17 @@ fn key_generation_templates_are_checked() {
     let (_d, e) = ready();
     let h = user_session(&e);
     assert_eq!(
-        e.generate_key(h, &Mechanism::AesKeyGen, &[]),
+        e.generate_key(h, &m(CKM_AES_KEY_GEN), &[]),
         Err(Error::TemplateIncomplete)
     );
     assert_eq!(
-        e.generate_key(h, &Mechanism::AesKeyGen, &[Attr::ulong(CKA_VALUE_LEN, 17)]),
+        e.generate_key(h, &m(CKM_AES_KEY_GEN), &[Attr::ulong(CKA_VALUE_LEN, 17)]),
         Err(Error::KeySizeRange)
     );
     assert_eq!(
         e.generate_key(
             h,
-            &Mechanism::AesKeyGen,
+            &m(CKM_AES_KEY_GEN),
             &[
                 Attr::ulong(CKA_VALUE_LEN, 16),
                 Attr::ulong(CKA_KEY_TYPE, CKK_RSA)
@@ -640,7 +673,7 @@ fn key_generation_templates_are_checked() {
     assert_eq!(
         e.generate_key_pair(
             h,
-            &Mechanism::EcKeyPairGen,
+            &m(CKM_EC_KEY_PAIR_GEN),
             &[Attr::bytes(CKA_EC_PARAMS, vec![6, 3, 1, 2, 3])],
             &[]
         ),
@@ -649,7 +682,7 @@ fn key_generation_templates_are_checked() {
     assert_eq!(
         e.generate_key_pair(
             h,
-            &Mechanism::RsaKeyPairGen,
+            &m(CKM_RSA_PKCS_KEY_PAIR_GEN),
             &[Attr::ulong(CKA_MODULUS_BITS, 1024)],
             &[]
         ),

@@ -242,3 +242,71 @@ pub extern "C" fn C_GenerateRandom(
         Ok(CKR_OK)
     })
 }
+
+#[no_mangle]
+pub extern "C" fn C_WrapKey(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: *mut CK_MECHANISM,
+    hWrappingKey: CK_OBJECT_HANDLE,
+    hKey: CK_OBJECT_HANDLE,
+    pWrappedKey: *mut u8,
+    pulWrappedKeyLen: *mut CK_ULONG,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        e.session_info(hSession).map_err(CK_RV::from)?;
+        let m = args::mechanism(pMechanism)?;
+        let out = capacity(pWrappedKey, pulWrappedKeyLen)?;
+        let p = eng(e.wrap_key(hSession, &m, hWrappingKey, hKey, out))?;
+        produced(p, out, pWrappedKey, pulWrappedKeyLen)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_UnwrapKey(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: *mut CK_MECHANISM,
+    hUnwrappingKey: CK_OBJECT_HANDLE,
+    pWrappedKey: *mut u8,
+    ulWrappedKeyLen: CK_ULONG,
+    pTemplate: *mut CK_ATTRIBUTE,
+    ulAttributeCount: CK_ULONG,
+    phKey: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        e.session_info(hSession).map_err(CK_RV::from)?;
+        if phKey.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let m = args::mechanism(pMechanism)?;
+        let wrapped = args::bytes(pWrappedKey, ulWrappedKeyLen)?;
+        let t = args::template(pTemplate, ulAttributeCount)?;
+        let k = eng(e.unwrap_key(hSession, &m, hUnwrappingKey, wrapped, &t))?;
+        put(phKey, k as CK_OBJECT_HANDLE)?;
+        Ok(CKR_OK)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_DeriveKey(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: *mut CK_MECHANISM,
+    hBaseKey: CK_OBJECT_HANDLE,
+    pTemplate: *mut CK_ATTRIBUTE,
+    ulAttributeCount: CK_ULONG,
+    phKey: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard(|| {
+        let e = engine()?;
+        e.session_info(hSession).map_err(CK_RV::from)?;
+        if phKey.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let m = args::mechanism(pMechanism)?;
+        let t = args::template(pTemplate, ulAttributeCount)?;
+        let k = eng(e.derive_key(hSession, &m, hBaseKey, &t))?;
+        put(phKey, k as CK_OBJECT_HANDLE)?;
+        Ok(CKR_OK)
+    })
+}

@@ -161,9 +161,6 @@ not_supported! {
     C_DecryptDigestUpdate(h: CK_SESSION_HANDLE, a: *mut u8, b: CK_ULONG, c: *mut u8, d: *mut CK_ULONG);
     C_SignEncryptUpdate(h: CK_SESSION_HANDLE, a: *mut u8, b: CK_ULONG, c: *mut u8, d: *mut CK_ULONG);
     C_DecryptVerifyUpdate(h: CK_SESSION_HANDLE, a: *mut u8, b: CK_ULONG, c: *mut u8, d: *mut CK_ULONG);
-    C_WrapKey(h: CK_SESSION_HANDLE, m: *mut CK_MECHANISM, w: CK_OBJECT_HANDLE, k: CK_OBJECT_HANDLE, o: *mut u8, l: *mut CK_ULONG);
-    C_UnwrapKey(h: CK_SESSION_HANDLE, m: *mut CK_MECHANISM, u: CK_OBJECT_HANDLE, w: *mut u8, wl: CK_ULONG, t: *mut CK_ATTRIBUTE, tc: CK_ULONG, k: *mut CK_OBJECT_HANDLE);
-    C_DeriveKey(h: CK_SESSION_HANDLE, m: *mut CK_MECHANISM, b: CK_OBJECT_HANDLE, t: *mut CK_ATTRIBUTE, tc: CK_ULONG, k: *mut CK_OBJECT_HANDLE);
     C_MessageEncryptInit(h: CK_SESSION_HANDLE, m: *mut CK_MECHANISM, k: CK_OBJECT_HANDLE);
     C_EncryptMessage(h: CK_SESSION_HANDLE, p: *mut c_void, pl: CK_ULONG, a: *mut u8, al: CK_ULONG, d: *mut u8, dl: CK_ULONG, c: *mut u8, cl: *mut CK_ULONG);
     C_EncryptMessageBegin(h: CK_SESSION_HANDLE, p: *mut c_void, pl: CK_ULONG, a: *mut u8, al: CK_ULONG);

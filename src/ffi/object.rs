@@ -11,6 +11,7 @@ use crate::object::Value;
 
 fn encode(v: &Value) -> Vec<u8> {
     match v {
+        Value::Template(_) => Vec::new(),
         Value::Bool(b) => vec![u8::from(*b)],
         Value::Ulong(u) => (*u as CK_ULONG).to_ne_bytes().to_vec(),
         Value::Bytes(b) => b.clone(),
@@ -113,6 +114,41 @@ pub extern "C" fn C_GetAttributeValue(
                 AttrRead::Sensitive => {
                     a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
                     rv = CKR_ATTRIBUTE_SENSITIVE;
+                }
+                AttrRead::Value(Value::Template(t)) => {
+                    let w = std::mem::size_of::<CK_ATTRIBUTE>();
+                    let need = t.len() * w;
+                    if a.pValue.is_null() {
+                        a.ulValueLen = need as CK_ULONG;
+                    } else if (a.ulValueLen as usize) < need {
+                        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                        rv = CKR_BUFFER_TOO_SMALL;
+                    } else {
+                        let inner = a.pValue as *mut CK_ATTRIBUTE;
+                        for (j, x) in t.iter().enumerate() {
+                            // SAFETY: the caller's array holds ulValueLen >= t.len() entries.
+                            let e = unsafe { &mut *inner.add(j) };
+                            e.type_ = x.ty as CK_ATTRIBUTE_TYPE;
+                            let bytes = zeroize::Zeroizing::new(encode(&x.value));
+                            if e.pValue.is_null() {
+                                e.ulValueLen = bytes.len() as CK_ULONG;
+                            } else if (e.ulValueLen as usize) < bytes.len() {
+                                e.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                                rv = CKR_BUFFER_TOO_SMALL;
+                            } else {
+                                // SAFETY: the caller's buffer holds ulValueLen >= bytes.len().
+                                unsafe {
+                                    std::ptr::copy_nonoverlapping(
+                                        bytes.as_ptr(),
+                                        e.pValue as *mut u8,
+                                        bytes.len(),
+                                    )
+                                };
+                                e.ulValueLen = bytes.len() as CK_ULONG;
+                            }
+                        }
+                        a.ulValueLen = need as CK_ULONG;
+                    }
                 }
                 AttrRead::Value(v) => {
                     let bytes = zeroize::Zeroizing::new(encode(&v));

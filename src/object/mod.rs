@@ -22,6 +22,9 @@ pub enum Kind {
     Bytes,
     /// An array of `CK_MECHANISM_TYPE` (`CKA_ALLOWED_MECHANISMS`).
     MechanismList,
+    /// An array of `CK_ATTRIBUTE` (`CKA_WRAP_TEMPLATE`, `CKA_UNWRAP_TEMPLATE`,
+    /// `CKA_DERIVE_TEMPLATE`).
+    AttributeArray,
 }
 
 /// When an attribute may be given by a caller.
@@ -117,6 +120,9 @@ pub static ATTRIBUTES: &[AttrDef] = &[
     def(CKA_ALWAYS_AUTHENTICATE, Bool, Fixed, false),
     def(CKA_WRAP_WITH_TRUSTED, Bool, OnlyToTrue, false),
     def(CKA_VALUE_LEN, Ulong, Fixed, false),
+    def(CKA_WRAP_TEMPLATE, AttributeArray, Fixed, false),
+    def(CKA_UNWRAP_TEMPLATE, AttributeArray, Fixed, false),
+    def(CKA_DERIVE_TEMPLATE, AttributeArray, Fixed, false),
     // RSA.
     def(CKA_MODULUS, Bytes, Fixed, false),
     def(CKA_MODULUS_BITS, Ulong, Fixed, false),
@@ -153,6 +159,8 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// A list of mechanism types.
     Mechanisms(Vec<u64>),
+    /// An attribute template (one level deep).
+    Template(Vec<Attr>),
 }
 
 impl Zeroize for Value {
@@ -160,6 +168,7 @@ impl Zeroize for Value {
         match self {
             Value::Bytes(b) => b.zeroize(),
             Value::Mechanisms(m) => m.zeroize(),
+            Value::Template(t) => t.iter_mut().for_each(|a| a.value.zeroize()),
             Value::Bool(b) => *b = false,
             Value::Ulong(u) => *u = 0,
         }
@@ -173,6 +182,7 @@ impl std::fmt::Debug for Value {
             Value::Ulong(u) => write!(f, "{u:#x}"),
             Value::Bytes(b) => write!(f, "<{} bytes>", b.len()),
             Value::Mechanisms(m) => write!(f, "{m:x?}"),
+            Value::Template(t) => write!(f, "<template of {}>", t.len()),
         }
     }
 }
@@ -226,6 +236,7 @@ const TAG_BOOL: u8 = 1;
 const TAG_ULONG: u8 = 2;
 const TAG_BYTES: u8 = 3;
 const TAG_MECHS: u8 = 4;
+const TAG_TEMPLATE: u8 = 5;
 /// An upper bound on a decoded attribute count, so a corrupt count cannot allocate without bound.
 const MAX_ATTRIBUTES: u32 = 4096;
 
@@ -360,31 +371,7 @@ impl Attributes {
         out.extend_from_slice(&ENCODING_VERSION.to_le_bytes());
         out.extend_from_slice(&(self.map.len() as u32).to_le_bytes());
         for (ty, v) in &self.map {
-            out.extend_from_slice(&ty.to_le_bytes());
-            match v {
-                Value::Bool(b) => {
-                    out.push(TAG_BOOL);
-                    out.extend_from_slice(&1u32.to_le_bytes());
-                    out.push(u8::from(*b));
-                }
-                Value::Ulong(u) => {
-                    out.push(TAG_ULONG);
-                    out.extend_from_slice(&8u32.to_le_bytes());
-                    out.extend_from_slice(&u.to_le_bytes());
-                }
-                Value::Bytes(b) => {
-                    out.push(TAG_BYTES);
-                    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
-                    out.extend_from_slice(b);
-                }
-                Value::Mechanisms(m) => {
-                    out.push(TAG_MECHS);
-                    out.extend_from_slice(&((m.len() * 8) as u32).to_le_bytes());
-                    for x in m {
-                        out.extend_from_slice(&x.to_le_bytes());
-                    }
-                }
-            }
+            encode_attr(&mut out, *ty, v);
         }
         out
     }
@@ -401,23 +388,7 @@ impl Attributes {
         }
         let mut attrs = Attributes::new();
         for _ in 0..count {
-            let ty = r.u64()?;
-            let tag = r.u8()?;
-            let len = r.u32()? as usize;
-            let body = r.take(len)?;
-            let value = match (tag, len) {
-                (TAG_BOOL, 1) => match body[0] {
-                    0 => Value::Bool(false),
-                    1 => Value::Bool(true),
-                    _ => return Err(DecodeError("bad boolean")),
-                },
-                (TAG_ULONG, 8) => Value::Ulong(le_u64(body)),
-                (TAG_BYTES, _) => Value::Bytes(body.to_vec()),
-                (TAG_MECHS, l) if l % 8 == 0 => {
-                    Value::Mechanisms(body.chunks_exact(8).map(le_u64).collect())
-                }
-                _ => return Err(DecodeError("bad attribute tag or length")),
-            };
+            let (ty, value) = decode_attr(&mut r, true)?;
             if attrs.map.insert(ty, value).is_some() {
                 return Err(DecodeError("duplicate attribute"));
             }
@@ -427,6 +398,72 @@ impl Attributes {
         }
         Ok(attrs)
     }
+}
+
+fn encode_attr(out: &mut Vec<u8>, ty: CK_ATTRIBUTE_TYPE, v: &Value) {
+    out.extend_from_slice(&ty.to_le_bytes());
+    let (tag, body): (u8, std::borrow::Cow<'_, [u8]>) = match v {
+        Value::Bool(b) => (TAG_BOOL, vec![u8::from(*b)].into()),
+        Value::Ulong(u) => (TAG_ULONG, u.to_le_bytes().to_vec().into()),
+        Value::Bytes(b) => (TAG_BYTES, b.as_slice().into()),
+        Value::Mechanisms(m) => (
+            TAG_MECHS,
+            m.iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect::<Vec<u8>>()
+                .into(),
+        ),
+        Value::Template(t) => {
+            let mut inner = (t.len() as u32).to_le_bytes().to_vec();
+            for a in t {
+                encode_attr(&mut inner, a.ty, &a.value);
+            }
+            (TAG_TEMPLATE, inner.into())
+        }
+    };
+    out.push(tag);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+}
+
+fn decode_attr(
+    r: &mut Reader<'_>,
+    nested_ok: bool,
+) -> Result<(CK_ATTRIBUTE_TYPE, Value), DecodeError> {
+    let ty = r.u64()?;
+    let tag = r.u8()?;
+    let len = r.u32()? as usize;
+    let body = r.take(len)?;
+    let value = match (tag, len) {
+        (TAG_BOOL, 1) => match body[0] {
+            0 => Value::Bool(false),
+            1 => Value::Bool(true),
+            _ => return Err(DecodeError("bad boolean")),
+        },
+        (TAG_ULONG, 8) => Value::Ulong(le_u64(body)),
+        (TAG_BYTES, _) => Value::Bytes(body.to_vec()),
+        (TAG_MECHS, l) if l % 8 == 0 => {
+            Value::Mechanisms(body.chunks_exact(8).map(le_u64).collect())
+        }
+        (TAG_TEMPLATE, _) if nested_ok => {
+            let mut inner = Reader { buf: body, pos: 0 };
+            let count = inner.u32()?;
+            if count > MAX_ATTRIBUTES {
+                return Err(DecodeError("too many attributes"));
+            }
+            let mut t = Vec::new();
+            for _ in 0..count {
+                let (ty, value) = decode_attr(&mut inner, false)?;
+                t.push(Attr { ty, value });
+            }
+            if inner.pos != body.len() {
+                return Err(DecodeError("trailing bytes in template"));
+            }
+            Value::Template(t)
+        }
+        _ => return Err(DecodeError("bad attribute tag or length")),
+    };
+    Ok((ty, value))
 }
 
 fn le_u64(b: &[u8]) -> u64 {

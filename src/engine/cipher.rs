@@ -1,0 +1,274 @@
+//! Encryption and decryption: streaming AES modes, buffered authenticated and key-wrap modes,
+//! and RSA.
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+use super::access::Usage;
+use super::keys::Key;
+use super::{Error, Result};
+use crate::crypto::aes_modes::{Cbc, Ctr, Cts, CtsVariant, Ecb};
+use crate::crypto::{self, keywrap, CbcPad};
+use crate::mechanism::{Kind, Mechanism};
+
+/// A streaming AES mode: output follows input, block by block.
+pub(crate) enum Stream {
+    Ecb(Ecb),
+    Cbc(Cbc),
+    CbcPad(CbcPad),
+    Ctr(Ctr),
+    Cts(Cts),
+}
+
+impl Stream {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        Ok(match self {
+            Stream::Ecb(s) => s.update(data)?,
+            Stream::Cbc(s) => s.update(data)?,
+            Stream::CbcPad(s) => s.update(data)?,
+            Stream::Ctr(s) => s.update(data)?,
+            Stream::Cts(s) => s.update(data)?,
+        })
+    }
+
+    fn finish(self) -> Result<Vec<u8>> {
+        Ok(match self {
+            Stream::Ecb(s) => s.finish()?,
+            Stream::Cbc(s) => s.finish()?,
+            Stream::CbcPad(s) => s.finish()?,
+            Stream::Ctr(s) => s.finish()?,
+            Stream::Cts(s) => s.finish()?,
+        })
+    }
+
+    fn update_bound(&self, n: usize) -> usize {
+        match self {
+            Stream::Ecb(s) => s.update_output_bound(n),
+            Stream::Cbc(s) => s.update_output_bound(n),
+            Stream::CbcPad(s) => s.update_output_bound(n),
+            Stream::Ctr(s) => s.update_output_bound(n),
+            Stream::Cts(s) => s.update_output_bound(n),
+        }
+    }
+
+    fn finish_bound(&self) -> usize {
+        match self {
+            Stream::Ecb(s) => s.finish_output_bound(),
+            Stream::Cbc(s) => s.finish_output_bound(),
+            Stream::CbcPad(s) => s.finish_output_bound(),
+            Stream::Ctr(s) => s.finish_output_bound(),
+            Stream::Cts(s) => s.finish_output_bound(),
+        }
+    }
+}
+
+/// A cipher in progress.
+pub(crate) enum Cipher {
+    /// A streaming mode.
+    Stream(Stream, bool),
+    /// A mode that needs the whole input at once (GCM, CCM, key wrap, RSA). Decryption in
+    /// these modes must not release anything before the whole input is checked.
+    Buffered {
+        kind: Kind,
+        key: Arc<Key>,
+        encrypt: bool,
+        buf: Zeroizing<Vec<u8>>,
+    },
+}
+
+/// The class and key type an encryption mechanism needs.
+pub(crate) fn key_kind(m: &Mechanism, usage: Usage) -> Result<(CK_OBJECT_CLASS, CK_KEY_TYPE)> {
+    Ok(match &m.kind {
+        Kind::AesEcb
+        | Kind::AesCbc(_)
+        | Kind::AesCbcPad(_)
+        | Kind::AesCtr { .. }
+        | Kind::AesGcm(_)
+        | Kind::AesCcm(_)
+        | Kind::AesCts(_)
+        | Kind::AesKeyWrap
+        | Kind::AesKeyWrapPad => (CKO_SECRET_KEY, CKK_AES),
+        Kind::RsaPkcs | Kind::RsaX509 | Kind::RsaOaep(_) => {
+            if usage == Usage::Encrypt {
+                (CKO_PUBLIC_KEY, CKK_RSA)
+            } else {
+                (CKO_PRIVATE_KEY, CKK_RSA)
+            }
+        }
+        _ => return Err(Error::MechanismInvalid),
+    })
+}
+
+/// Most bytes a buffered mode accepts.
+const MAX_BUFFERED: usize = 64 << 20;
+
+impl Cipher {
+    pub(crate) fn new(m: &Mechanism, key: Arc<Key>, encrypt: bool) -> Result<Cipher> {
+        let stream = match &m.kind {
+            Kind::AesEcb => Some(Stream::Ecb(Ecb::new(key.secret()?, encrypt)?)),
+            Kind::AesCbc(iv) => Some(Stream::Cbc(Cbc::new(key.secret()?, iv, encrypt)?)),
+            Kind::AesCbcPad(iv) => Some(Stream::CbcPad(CbcPad::new(key.secret()?, iv, encrypt)?)),
+            Kind::AesCtr {
+                counter_bits,
+                block,
+            } => Some(Stream::Ctr(Ctr::new(
+                key.secret()?,
+                block,
+                *counter_bits as usize,
+            )?)),
+            Kind::AesCts(iv) => Some(Stream::Cts(Cts::new(
+                key.secret()?,
+                iv,
+                encrypt,
+                CtsVariant::Cs1,
+            )?)),
+            _ => None,
+        };
+        if let Some(s) = stream {
+            return Ok(Cipher::Stream(s, encrypt));
+        }
+        if let Kind::AesGcm(_) | Kind::AesCcm(_) | Kind::AesKeyWrap | Kind::AesKeyWrapPad = &m.kind
+        {
+            crypto::aes::aes_key_check(key.secret()?.len())?;
+        }
+        Ok(Cipher::Buffered {
+            kind: m.kind.clone(),
+            key,
+            encrypt,
+            buf: Zeroizing::new(Vec::new()),
+        })
+    }
+
+    /// An upper bound on a single-part call's output for `n` input bytes.
+    pub(crate) fn single_bound(&self, n: usize) -> usize {
+        match self {
+            Cipher::Stream(Stream::CbcPad(_), true) => (n / 16 + 1) * 16,
+            Cipher::Stream(_, _) => n,
+            Cipher::Buffered { .. } => self.final_bound_with(n),
+        }
+    }
+
+    /// An upper bound on an update's output.
+    pub(crate) fn update_bound(&self, n: usize) -> usize {
+        match self {
+            Cipher::Stream(s, _) => s.update_bound(n),
+            Cipher::Buffered { .. } => 0,
+        }
+    }
+
+    /// An upper bound on the final call's output.
+    pub(crate) fn final_bound(&self) -> usize {
+        match self {
+            Cipher::Stream(s, _) => s.finish_bound(),
+            Cipher::Buffered { buf, .. } => self.final_bound_with(buf.len()),
+        }
+    }
+
+    fn final_bound_with(&self, total: usize) -> usize {
+        let Cipher::Buffered {
+            kind, key, encrypt, ..
+        } = self
+        else {
+            return 0;
+        };
+        let e = *encrypt;
+        match kind {
+            Kind::AesGcm(p) => {
+                let t = (p.tag_bits / 8) as usize;
+                if e {
+                    total + t
+                } else {
+                    total.saturating_sub(t)
+                }
+            }
+            Kind::AesCcm(p) => {
+                if e {
+                    total + p.mac_len
+                } else {
+                    total.saturating_sub(p.mac_len)
+                }
+            }
+            Kind::AesKeyWrap => {
+                if e {
+                    total + 8
+                } else {
+                    total.saturating_sub(8)
+                }
+            }
+            Kind::AesKeyWrapPad => {
+                if e {
+                    total.div_ceil(8) * 8 + 8
+                } else {
+                    total.saturating_sub(8)
+                }
+            }
+            _ => key.block_len(),
+        }
+    }
+
+    pub(crate) fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            Cipher::Stream(s, _) => s.update(data),
+            Cipher::Buffered { buf, .. } => {
+                if buf.len() + data.len() > MAX_BUFFERED {
+                    return Err(Error::DataLenRange);
+                }
+                buf.extend_from_slice(data);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> Result<Vec<u8>> {
+        match self {
+            Cipher::Stream(s, _) => s.finish(),
+            Cipher::Buffered {
+                kind,
+                key,
+                encrypt,
+                buf,
+            } => run_buffered(&kind, &key, encrypt, &buf),
+        }
+    }
+}
+
+fn run_buffered(kind: &Kind, key: &Key, encrypt: bool, data: &[u8]) -> Result<Vec<u8>> {
+    let plain = |v: Zeroizing<Vec<u8>>| v.to_vec();
+    Ok(match (kind, key, encrypt) {
+        (Kind::AesGcm(p), Key::Secret(k), true) => {
+            crypto::gcm_encrypt(k, &p.iv, &p.aad, p.tag_bits as usize, data)?
+        }
+        (Kind::AesGcm(p), Key::Secret(k), false) => {
+            crypto::gcm_decrypt(k, &p.iv, &p.aad, p.tag_bits as usize, data)?
+        }
+        (Kind::AesCcm(p), Key::Secret(k), true) => {
+            if p.data_len != data.len() as u64 {
+                return Err(Error::DataLenRange);
+            }
+            crypto::aes_modes::ccm_encrypt(k, &p.nonce, &p.aad, p.mac_len, data)?
+        }
+        (Kind::AesCcm(p), Key::Secret(k), false) => {
+            if p.data_len as usize + p.mac_len != data.len() {
+                return Err(Error::EncryptedDataLenRange);
+            }
+            crypto::aes_modes::ccm_decrypt(k, &p.nonce, &p.aad, p.mac_len, data)?
+        }
+        (Kind::AesKeyWrap, Key::Secret(k), true) => keywrap::kw_wrap(k, data)?,
+        (Kind::AesKeyWrap, Key::Secret(k), false) => plain(keywrap::kw_unwrap(k, data)?),
+        (Kind::AesKeyWrapPad, Key::Secret(k), true) => keywrap::kwp_wrap(k, data)?,
+        (Kind::AesKeyWrapPad, Key::Secret(k), false) => plain(keywrap::kwp_unwrap(k, data)?),
+        (Kind::RsaPkcs, Key::RsaPublic(k), true) => k.encrypt_pkcs1(data)?,
+        (Kind::RsaPkcs, Key::RsaPrivate(k), false) => plain(k.decrypt_pkcs1(data)?),
+        (Kind::RsaX509, Key::RsaPublic(k), true) => k.encrypt_raw(data)?,
+        (Kind::RsaX509, Key::RsaPrivate(k), false) => plain(k.decrypt_raw(data)?),
+        (Kind::RsaOaep(p), Key::RsaPublic(k), true) => {
+            k.encrypt_oaep(p.hash, p.mgf1, &p.label, data)?
+        }
+        (Kind::RsaOaep(p), Key::RsaPrivate(k), false) => {
+            plain(k.decrypt_oaep(p.hash, p.mgf1, &p.label, data)?)
+        }
+        _ => return Err(Error::KeyTypeInconsistent),
+    })
+}
