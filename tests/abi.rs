@@ -953,7 +953,7 @@ fn digests_match_a_reference() {
     );
     assert_eq!(rv(s.digest_final()), RvError::OperationNotInitialized);
     assert_eq!(
-        rv(s.digest(&Mechanism::Sha1, b"x")),
+        rv(s.digest(&Mechanism::AesKeyGen, b"x")),
         RvError::MechanismInvalid
     );
     drop(s);
@@ -1398,7 +1398,16 @@ fn mechanism_list_info_and_random() {
     ] {
         assert!(list.contains(&t), "{t} missing from C_GetMechanismList");
     }
-    assert_eq!(list.len(), 15);
+    // cryptoki drops mechanism numbers it has no name for; every one it reports must be ours.
+    for t in &list {
+        let n: u64 = (*t).into();
+        assert!(
+            custos_pkcs11::mechanism::MECHANISMS
+                .iter()
+                .any(|m| m.ty == n),
+            "{t} is not in the mechanism table"
+        );
+    }
 
     let gcm = m
         .get_mechanism_info(s0, MechanismType::AES_GCM)
@@ -1412,7 +1421,7 @@ fn mechanism_list_info_and_random() {
     assert!(ecgen.generate_key_pair());
     assert!(ecgen.ec_from_oid());
     assert!(ecgen.ec_uncompressed());
-    assert_eq!((ecgen.min_key_size(), ecgen.max_key_size()), (256, 384));
+    assert_eq!((ecgen.min_key_size(), ecgen.max_key_size()), (256, 521));
     let sha = m.get_mechanism_info(s0, MechanismType::SHA256).unwrap();
     assert!(sha.digest());
     assert!(!sha.encrypt());
@@ -1422,7 +1431,7 @@ fn mechanism_list_info_and_random() {
     assert!(rsa.generate_key_pair());
     assert_eq!(rsa.min_key_size(), 2048);
     assert_eq!(
-        rv(m.get_mechanism_info(s0, MechanismType::RSA_PKCS_OAEP)),
+        rv(m.get_mechanism_info(s0, MechanismType::DES3_CBC)),
         RvError::MechanismInvalid
     );
 
