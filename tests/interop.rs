@@ -1,15 +1,13 @@
 //! Interoperability with real PKCS#11 clients: runs the scripts in `tests/interop/` against the
 //! freshly built module (`libcustos_pkcs11.so`) and `custos` binary.
 //!
-//! The clients are system tools: `pkcs11-tool` (Debian package `opensc`) and `openssl`
-//! (Debian package `openssl`). Without them this test fails, naming the package to install.
+//! The clients are system tools from Debian packages (`opensc`, `openssl`, `pkcs11-provider`,
+//! `libengine-pkcs11-openssl`, `gnutls-bin`, `p11-kit`, `openjdk-17-jdk-headless`), installed by
+//! `scripts/setup.sh`. Without them a test fails, naming the package to install.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-/// The tools the scripts need, with the Debian package that provides each.
-const TOOLS: &[(&str, &str)] = &[("pkcs11-tool", "opensc"), ("openssl", "openssl")];
 
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
@@ -34,8 +32,8 @@ fn module_path() -> PathBuf {
 
 /// Runs `bash tests/interop/<script>` with MODULE, CUSTOS and WORK set, echoing its output line
 /// by line; panics unless it exits 0 with the summary line `interop <suite>: N passed, 0 failed`.
-fn run_script(script: &str, suite: &str) {
-    for (tool, package) in TOOLS {
+fn run_script(script: &str, suite: &str, tools: &[(&str, &str)]) {
+    for (tool, package) in tools {
         assert!(
             on_path(tool),
             "`{tool}` is not on PATH: install Debian package {package} (apt-get install {package})"
@@ -105,5 +103,59 @@ fn run_script(script: &str, suite: &str) {
 
 #[test]
 fn pkcs11_tool_against_the_module() {
-    run_script("pkcs11-tool.sh", "pkcs11-tool");
+    run_script(
+        "pkcs11-tool.sh",
+        "pkcs11-tool",
+        &[("pkcs11-tool", "opensc"), ("openssl", "openssl")],
+    );
+}
+
+#[test]
+fn openssl_against_the_module() {
+    run_script(
+        "openssl.sh",
+        "openssl",
+        &[("openssl", "openssl"), ("pkcs11-tool", "opensc")],
+    );
+}
+
+#[test]
+fn gnutls_against_the_module() {
+    run_script(
+        "gnutls.sh",
+        "gnutls",
+        &[
+            ("p11tool", "gnutls-bin"),
+            ("certtool", "gnutls-bin"),
+            ("gnutls-cli", "gnutls-bin"),
+            ("gnutls-serv", "gnutls-bin"),
+            ("openssl", "openssl"),
+        ],
+    );
+}
+
+#[test]
+fn p11_kit_against_the_module() {
+    run_script(
+        "p11-kit.sh",
+        "p11-kit",
+        &[
+            ("p11-kit", "p11-kit"),
+            ("pkcs11-tool", "opensc"),
+            ("openssl", "openssl"),
+        ],
+    );
+}
+
+#[test]
+fn java_against_the_module() {
+    run_script(
+        "java.sh",
+        "java",
+        &[
+            ("java", "openjdk-17-jdk-headless"),
+            ("javac", "openjdk-17-jdk-headless"),
+            ("keytool", "openjdk-17-jdk-headless"),
+        ],
+    );
 }
