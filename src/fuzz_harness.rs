@@ -185,7 +185,7 @@ pub fn mechanism_params(data: &[u8]) -> bool {
             assert_eq!(&g.iv, iv);
             assert_eq!(&g.aad, aad);
             assert_eq!(g.tag_bits, *tag_bits);
-            assert!((1..=256).contains(&g.iv.len()));
+            assert!((1..=crate::crypto::aes::GCM_MAX_IV_LEN).contains(&g.iv.len()));
         }
         (Kind::RsaPss(p) | Kind::RsaPssWith(p), RawParam::Pss { salt_len, .. }) => {
             assert_eq!(p.salt_len as u64, *salt_len);

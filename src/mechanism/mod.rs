@@ -18,7 +18,7 @@ pub const CKM_AES_KEY_WRAP_KWP_LEGACY: CK_MECHANISM_TYPE = 0x0000_210A;
 /// `CK_GCM_PARAMS`, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GcmParams {
-    /// The IV (1 to 256 bytes).
+    /// The IV (1 to 65,536 bytes).
     pub iv: Vec<u8>,
     /// Additional authenticated data.
     pub aad: Vec<u8>,
@@ -785,8 +785,9 @@ pub fn parse(ty: CK_MECHANISM_TYPE, param: RawParam) -> Result<Mechanism> {
                 tag_bits,
             },
         ) => {
-            // ulIvBits is advisory in v3.0; when given it must agree with ulIvLen.
-            let iv_len_ok = (1..=256).contains(&iv.len());
+            // ulIvBits is advisory in v3.0; when given it must agree with ulIvLen. Any IV
+            // length is accepted, up to a bound that keeps memory use sane.
+            let iv_len_ok = (1..=crate::crypto::aes::GCM_MAX_IV_LEN).contains(&iv.len());
             let bits_ok = iv_bits == 0 || iv_bits == (iv.len() as u64) * 8;
             let tag_ok = matches!(tag_bits, 32 | 64 | 96 | 104 | 112 | 120 | 128);
             if !(iv_len_ok && bits_ok && tag_ok) {

@@ -53,7 +53,7 @@ fn gcm_params_are_checked() {
         (0usize, 0u64, 128u64),
         (12, 95, 128),
         (12, 0, 127),
-        (257, 0, 128),
+        (65537, 0, 128),
     ] {
         let p = RawParam::Gcm {
             iv: vec![0; iv],
