@@ -130,6 +130,35 @@ impl Engine {
         f(&mut g)
     }
 
+    /// The common part of every `*Init` with a key: the operation slot must be free, the key
+    /// must suit the mechanism and be permitted for this use.
+    fn prepare_key(
+        &self,
+        h: SessionHandle,
+        mech: &Mechanism,
+        key: ObjectHandle,
+        usage: Usage,
+        busy: impl FnOnce(&Session) -> bool,
+    ) -> Result<(std::sync::Arc<super::Obj>, std::sync::Arc<super::keys::Key>)> {
+        if self.with_session(h, |s| Ok(busy(s)))? {
+            return Err(Error::OperationActive);
+        }
+        let (class, key_type) = match usage {
+            Usage::Encrypt | Usage::Decrypt => cipher::key_kind(mech, usage)?,
+            _ => sign::key_kind(mech, usage)?,
+        };
+        let (o, k) = self.key_for(h, key)?;
+        access::check_use(
+            &o.attrs,
+            usage,
+            mech.ck_type(),
+            class,
+            key_type,
+            &super::today(),
+        )?;
+        Ok((o, k))
+    }
+
     // ----- digest -----------------------------------------------------------------------
 
     /// `C_DigestInit`.
@@ -232,26 +261,13 @@ impl Engine {
         } else {
             Usage::Decrypt
         };
-        let busy = self.with_session(h, |s| {
-            Ok(if encrypt {
+        let (_, k) = self.prepare_key(h, mech, key, usage, |s| {
+            if encrypt {
                 s.encrypt.is_some()
             } else {
                 s.decrypt.is_some()
-            })
+            }
         })?;
-        if busy {
-            return Err(Error::OperationActive);
-        }
-        let (class, key_type) = cipher::key_kind(mech, usage)?;
-        let (o, k) = self.key_for(h, key)?;
-        access::check_use(
-            &o.attrs,
-            usage,
-            mech.ck_type(),
-            class,
-            key_type,
-            &super::today(),
-        )?;
         let op = Cipher::new(mech, k, encrypt)?;
         self.with_session(h, |s| {
             let slot = if encrypt {
@@ -385,26 +401,13 @@ impl Engine {
         key: ObjectHandle,
         usage: Usage,
     ) -> Result<()> {
-        let busy = self.with_session(h, |s| {
-            Ok(if usage == Usage::Sign {
+        let (o, k) = self.prepare_key(h, mech, key, usage, |s| {
+            if usage == Usage::Sign {
                 s.sign.is_some()
             } else {
                 s.verify.is_some()
-            })
+            }
         })?;
-        if busy {
-            return Err(Error::OperationActive);
-        }
-        let (class, key_type) = sign::key_kind(mech, usage)?;
-        let (o, k) = self.key_for(h, key)?;
-        access::check_use(
-            &o.attrs,
-            usage,
-            mech.ck_type(),
-            class,
-            key_type,
-            &super::today(),
-        )?;
         let context = usage == Usage::Sign && o.attrs.bool_or(CKA_ALWAYS_AUTHENTICATE, false);
         let op = SignOp::new(mech, k, context)?;
         self.with_session(h, |s| {

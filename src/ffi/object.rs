@@ -22,6 +22,23 @@ fn encode(v: &Value) -> Vec<u8> {
     }
 }
 
+/// Writes one attribute value under the size-query protocol: NULL `pValue` asks for the length;
+/// a too-small buffer gets `CK_UNAVAILABLE_INFORMATION` and `CKR_BUFFER_TOO_SMALL`.
+fn write_value(a: &mut CK_ATTRIBUTE, bytes: &[u8]) -> Result<(), CK_RV> {
+    if a.pValue.is_null() {
+        a.ulValueLen = bytes.len() as CK_ULONG;
+        return Ok(());
+    }
+    if (a.ulValueLen as usize) < bytes.len() {
+        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return Err(CKR_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: the caller's buffer holds ulValueLen >= bytes.len() bytes.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), a.pValue as *mut u8, bytes.len()) };
+    a.ulValueLen = bytes.len() as CK_ULONG;
+    Ok(())
+}
+
 #[no_mangle]
 pub extern "C" fn C_CreateObject(
     hSession: CK_SESSION_HANDLE,
@@ -130,21 +147,8 @@ pub extern "C" fn C_GetAttributeValue(
                             let e = unsafe { &mut *inner.add(j) };
                             e.type_ = x.ty as CK_ATTRIBUTE_TYPE;
                             let bytes = zeroize::Zeroizing::new(encode(&x.value));
-                            if e.pValue.is_null() {
-                                e.ulValueLen = bytes.len() as CK_ULONG;
-                            } else if (e.ulValueLen as usize) < bytes.len() {
-                                e.ulValueLen = CK_UNAVAILABLE_INFORMATION;
-                                rv = CKR_BUFFER_TOO_SMALL;
-                            } else {
-                                // SAFETY: the caller's buffer holds ulValueLen >= bytes.len().
-                                unsafe {
-                                    std::ptr::copy_nonoverlapping(
-                                        bytes.as_ptr(),
-                                        e.pValue as *mut u8,
-                                        bytes.len(),
-                                    )
-                                };
-                                e.ulValueLen = bytes.len() as CK_ULONG;
+                            if let Err(e) = write_value(e, &bytes) {
+                                rv = e;
                             }
                         }
                         a.ulValueLen = need as CK_ULONG;
@@ -152,21 +156,8 @@ pub extern "C" fn C_GetAttributeValue(
                 }
                 AttrRead::Value(v) => {
                     let bytes = zeroize::Zeroizing::new(encode(&v));
-                    if a.pValue.is_null() {
-                        a.ulValueLen = bytes.len() as CK_ULONG;
-                    } else if (a.ulValueLen as usize) < bytes.len() {
-                        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
-                        rv = CKR_BUFFER_TOO_SMALL;
-                    } else {
-                        // SAFETY: the caller's buffer holds ulValueLen >= bytes.len() bytes.
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                bytes.as_ptr(),
-                                a.pValue as *mut u8,
-                                bytes.len(),
-                            )
-                        };
-                        a.ulValueLen = bytes.len() as CK_ULONG;
+                    if let Err(e) = write_value(a, &bytes) {
+                        rv = e;
                     }
                 }
             }
