@@ -119,6 +119,17 @@ pub fn template(ptr: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Vec<Attr>, 
         .collect()
 }
 
+/// `CK_GCM_PARAMS` as PKCS#11 v2.30 defined it, before `ulIvBits` was added.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct GcmParamsV230 {
+    pIv: *mut CK_BYTE,
+    ulIvLen: CK_ULONG,
+    pAAD: *mut CK_BYTE,
+    ulAADLen: CK_ULONG,
+    ulTagBits: CK_ULONG,
+}
+
 fn pbytes(ptr: *const u8, len: CK_ULONG) -> Result<Vec<u8>, CK_RV> {
     bytes(ptr, len)
         .map(<[u8]>::to_vec)
@@ -179,6 +190,16 @@ pub fn mechanism(ptr: *const CK_MECHANISM) -> Result<Mechanism, CK_RV> {
         ParamShape::OptionalIv if given => return Err(CKR_MECHANISM_PARAM_INVALID),
         ParamShape::OptionalIv => RawParam::None,
         ParamShape::Iv16 => RawParam::Bytes(pbytes(pp as *const u8, pl)?),
+        ParamShape::Gcm if pl as usize == std::mem::size_of::<GcmParamsV230>() => {
+            // The layout without ulIvBits that some applications (Java 17 first) still send.
+            let p: GcmParamsV230 = param(pp, pl)?;
+            RawParam::Gcm {
+                iv: pbytes(p.pIv as *const u8, p.ulIvLen)?,
+                iv_bits: 0,
+                aad: pbytes(p.pAAD as *const u8, p.ulAADLen)?,
+                tag_bits: p.ulTagBits as u64,
+            }
+        }
         ParamShape::Gcm => {
             let p: CK_GCM_PARAMS = param(pp, pl)?;
             RawParam::Gcm {
