@@ -276,10 +276,11 @@ fn apply_defaults(a: &mut Attributes, class: CK_OBJECT_CLASS, origin: Origin, un
             let public = class == CKO_PUBLIC_KEY;
             let private = class == CKO_PRIVATE_KEY;
             let secret = class == CKO_SECRET_KEY;
-            // Usage defaults follow what the key type can do: EC keys sign and verify but do
-            // not encrypt or wrap; AES keys encrypt, decrypt, wrap and unwrap.
-            let ciphers = a.key_type() != Some(CKK_EC);
-            let signs = a.key_type() != Some(CKK_AES);
+            // Usage defaults follow what the key type can do: only RSA and AES keys encrypt
+            // and wrap; AES and X25519 keys do not sign.
+            let kt = a.key_type();
+            let ciphers = matches!(kt, Some(CKK_RSA | CKK_AES));
+            let signs = !matches!(kt, Some(CKK_AES | CKK_EC_MONTGOMERY));
             let defaults: &[(CK_ATTRIBUTE_TYPE, bool)] = if public {
                 &[
                     (CKA_ENCRYPT, ciphers),
@@ -324,13 +325,23 @@ fn apply_defaults(a: &mut Attributes, class: CK_OBJECT_CLASS, origin: Origin, un
                 a.set_default(CKA_SENSITIVE, Value::Bool(true));
                 a.set_default(CKA_EXTRACTABLE, Value::Bool(false));
                 a.set_default(CKA_WRAP_WITH_TRUSTED, Value::Bool(false));
-                let generated = matches!(origin, Origin::Generated(_));
+                let (was_sensitive, was_unextractable) = match origin {
+                    Origin::Generated(_) => (true, true),
+                    Origin::Derived {
+                        always_sensitive,
+                        never_extractable,
+                    } => (always_sensitive, never_extractable),
+                    Origin::Created | Origin::Unwrapped => (false, false),
+                };
                 let sensitive = a.bool_or(CKA_SENSITIVE, true);
                 let extractable = a.bool_or(CKA_EXTRACTABLE, false);
-                a.set(CKA_ALWAYS_SENSITIVE, Value::Bool(generated && sensitive));
+                a.set(
+                    CKA_ALWAYS_SENSITIVE,
+                    Value::Bool(was_sensitive && sensitive),
+                );
                 a.set(
                     CKA_NEVER_EXTRACTABLE,
-                    Value::Bool(generated && !extractable),
+                    Value::Bool(was_unextractable && !extractable),
                 );
             }
         }

@@ -323,7 +323,33 @@ impl Engine {
             key_type,
             &super::today(),
         )?;
-        let t = access::merge_required(template, bo.attrs.get(CKA_DERIVE_TEMPLATE))?;
+        let mut t = access::merge_required(template, bo.attrs.get(CKA_DERIVE_TEMPLATE))?;
+        // Mechanisms whose result contains the base key's bits pass its protection on: the
+        // derived key is sensitive if a source key is, and unextractable if a source key is.
+        let mut sources = vec![bo.attrs.clone()];
+        if let Kind::ConcatBaseAndKey(other) = &mech.kind {
+            let (oo, _) = self
+                .key_for(h, *other)
+                .map_err(|_| Error::MechanismParamInvalid)?;
+            sources.push(oo.attrs.clone());
+        }
+        if matches!(
+            mech.kind,
+            Kind::ConcatBaseAndKey(_)
+                | Kind::ConcatBaseAndData(_)
+                | Kind::ConcatDataAndBase(_)
+                | Kind::XorBaseAndData(_)
+                | Kind::ExtractKeyFromKey(_)
+        ) {
+            let mut required = Vec::new();
+            if sources.iter().any(|a| a.bool_or(CKA_SENSITIVE, true)) {
+                required.push(Attr::bool(CKA_SENSITIVE, true));
+            }
+            if sources.iter().any(|a| !a.bool_or(CKA_EXTRACTABLE, false)) {
+                required.push(Attr::bool(CKA_EXTRACTABLE, false));
+            }
+            t = access::merge_required(&t, Some(&crate::object::Value::Template(required)))?;
+        }
         let data_object = matches!(mech.kind, Kind::HkdfData(_));
         let new_class = template_class(
             &t,
@@ -345,9 +371,14 @@ impl Engine {
         let kt = template_key_type(&t, CKK_GENERIC_SECRET);
         let (value, natural): (Zeroizing<Vec<u8>>, Option<usize>) = match &mech.kind {
             Kind::Ecdh(p) => {
+                // The peer's public value is a mechanism parameter: a bad one is reported as such.
+                let peer_err = |e: crypto::CryptoError| match e {
+                    crypto::CryptoError::DataInvalid => Error::MechanismParamInvalid,
+                    other => other.into(),
+                };
                 let z = match bk.as_ref() {
-                    Key::EcPrivate(k) => k.ecdh(&p.public)?,
-                    Key::XPrivate(d) => edwards::x25519(d, &p.public)?,
+                    Key::EcPrivate(k) => k.ecdh(&p.public).map_err(peer_err)?,
+                    Key::XPrivate(d) => edwards::x25519(d, &p.public).map_err(peer_err)?,
                     _ => return Err(Error::KeyTypeInconsistent),
                 };
                 match p.kdf {
@@ -484,8 +515,12 @@ impl Engine {
         }
         let len = secret_len(&t, kt, natural)?;
         let origin = Origin::Derived {
-            always_sensitive: bo.attrs.bool_or(CKA_ALWAYS_SENSITIVE, false),
-            never_extractable: bo.attrs.bool_or(CKA_NEVER_EXTRACTABLE, false),
+            always_sensitive: sources
+                .iter()
+                .all(|a| a.bool_or(CKA_ALWAYS_SENSITIVE, false)),
+            never_extractable: sources
+                .iter()
+                .all(|a| a.bool_or(CKA_NEVER_EXTRACTABLE, false)),
         };
         self.store_secret(s, h, rw, actor, &t, kt, origin, &value, len)
     }

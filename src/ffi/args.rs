@@ -197,7 +197,7 @@ pub fn mechanism(ptr: *const CK_MECHANISM) -> Result<Mechanism, CK_RV> {
                 iv: pbytes(p.pIv as *const u8, p.ulIvLen)?,
                 iv_bits: 0,
                 aad: pbytes(p.pAAD as *const u8, p.ulAADLen)?,
-                tag_bits: p.ulTagBits as u64,
+                tag_bits: p.ulTagBits,
             }
         }
         ParamShape::Gcm => {

@@ -38,11 +38,22 @@ static LOCK: Mutex<()> = Mutex::new(());
 /// holds the test binary.
 pub fn module_path() -> PathBuf {
     let exe = std::env::current_exe().expect("the path of the test binary");
-    let profile_dir = exe
+    let deps = exe
         .parent()
-        .and_then(Path::parent)
         .expect("the test binary lives in target/<profile>/deps");
-    let p = profile_dir.join("libcustos_pkcs11.so");
+    let profile_dir = deps
+        .parent()
+        .expect("the test binary lives in target/<profile>/deps");
+    // `cargo test` rebuilds the module in deps/ but refreshes the copy in target/<profile>/
+    // only on `cargo build`: take whichever is newer, so a test never runs a stale module.
+    let newest = [
+        deps.join("libcustos_pkcs11.so"),
+        profile_dir.join("libcustos_pkcs11.so"),
+    ]
+    .into_iter()
+    .filter(|p| p.is_file())
+    .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    let p = newest.unwrap_or_else(|| profile_dir.join("libcustos_pkcs11.so"));
     assert!(
         p.is_file(),
         "the PKCS#11 module {} does not exist; build it with `cargo build` first",
