@@ -1,7 +1,9 @@
 //! Configuration: where the store is and how the module unseals it.
 //!
 //! Resolution order: the `CUSTOS_STORE` environment variable names the store directory directly;
-//! otherwise the TOML file named by `CUSTOS_CONF`, or else `~/.config/custos/custos.toml`.
+//! otherwise the TOML file named by `CUSTOS_CONF`, or else the first of
+//! `$XDG_CONFIG_HOME/custos/custos.toml`, `~/.config/custos/custos.toml` and
+//! `/etc/custos/custos.toml` that exists.
 //! A path passed through `C_Initialize`'s `pReserved` takes precedence over both.
 //!
 //! ```toml
@@ -119,17 +121,36 @@ impl Config {
         if let Some(conf) = std::env::var_os("CUSTOS_CONF").filter(|v| !v.is_empty()) {
             return Config::load(Path::new(&conf));
         }
-        let home = std::env::var_os("HOME").filter(|v| !v.is_empty());
-        let default = home.map(|h| PathBuf::from(h).join(".config/custos/custos.toml"));
-        match default {
-            Some(p) if p.exists() => Config::load(&p),
-            _ => Err(ConfigError(
-                "no store configured: set CUSTOS_STORE to a store directory (made by `custos init`), \
-                 or CUSTOS_CONF to a configuration file, or create ~/.config/custos/custos.toml"
-                    .into(),
-            )),
+        for p in default_paths() {
+            if p.is_file() {
+                return Config::load(&p);
+            }
         }
+        Err(ConfigError(
+            "no store configured: set CUSTOS_STORE to a store directory (made by `custos init`), \
+             or CUSTOS_CONF to a configuration file, or create $XDG_CONFIG_HOME/custos/custos.toml, \
+             ~/.config/custos/custos.toml or /etc/custos/custos.toml"
+                .into(),
+        ))
     }
+}
+
+/// Where a configuration is looked for when the environment names none, in order.
+fn default_paths() -> Vec<PathBuf> {
+    let var = |k| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let mut out = Vec::new();
+    if let Some(x) = var("XDG_CONFIG_HOME") {
+        out.push(x.join("custos/custos.toml"));
+    }
+    if let Some(h) = var("HOME") {
+        out.push(h.join(".config/custos/custos.toml"));
+    }
+    out.push(PathBuf::from("/etc/custos/custos.toml"));
+    out
 }
 
 #[cfg(test)]

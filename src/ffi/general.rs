@@ -60,7 +60,9 @@ fn initialize(args: *mut c_void) -> Result<CK_RV, CK_RV> {
         None => Config::from_env(),
     };
     let config = config.map_err(|e| {
-        eprintln!("custos: {e}");
+        if std::env::var_os("CUSTOS_QUIET").is_none() || super::debug_enabled() {
+            eprintln!("custos: {e}");
+        }
         CKR_GENERAL_ERROR
     })?;
     let engine = Engine::open(config).map_err(|e| {
