@@ -1664,7 +1664,7 @@ fn rfc_keywrap(text: &str, rfc: &str, ty: CK_MECHANISM_TYPE) -> usize {
     let m = parse(ty, RawParam::None).expect("key wrap mechanism");
     let vectors = records(text);
     for r in &vectors {
-        let id = format!("RFC {rfc} {}", field(r, "section"));
+        let id = format!("{rfc} {}", field(r, "section"));
         let kek_value = unhex(field(r, "kek"));
         let key_value = unhex(field(r, "key"));
         let wrapped = unhex(field(r, "wrapped"));
@@ -1743,7 +1743,7 @@ fn rfc_keywrap(text: &str, rfc: &str, ty: CK_MECHANISM_TYPE) -> usize {
 fn rfc3394_aes_key_wrap() {
     let n = rfc_keywrap(
         include_str!("vectors/rfc3394_aes_kw.txt"),
-        "3394",
+        "RFC 3394",
         CKM_AES_KEY_WRAP,
     );
     assert_eq!(n, 6, "RFC 3394 section 4 has six vectors");
@@ -1756,9 +1756,65 @@ fn rfc3394_aes_key_wrap() {
 fn rfc5649_aes_key_wrap_pad() {
     let n = rfc_keywrap(
         include_str!("vectors/rfc5649_aes_kwp.txt"),
-        "5649",
+        "RFC 5649",
         CKM_AES_KEY_WRAP_KWP,
     );
     assert_eq!(n, 2, "RFC 5649 section 6 has two vectors");
     println!("rfc5649 aes key wrap with padding: {n} vectors through C_Encrypt/C_Decrypt and C_WrapKey/C_UnwrapKey");
+}
+
+#[test]
+fn nist_sp800_38f_key_wrap() {
+    let kw = rfc_keywrap(
+        include_str!("vectors/nist_sp800_38f_kw.txt"),
+        "NIST SP 800-38F",
+        CKM_AES_KEY_WRAP,
+    );
+    let kwp = rfc_keywrap(
+        include_str!("vectors/nist_sp800_38f_kwp.txt"),
+        "NIST SP 800-38F",
+        CKM_AES_KEY_WRAP_KWP,
+    );
+    assert_eq!((kw, kwp), (2, 6), "every NIST sample vector was run");
+
+    // The samples whose unwrap must FAIL (KW_AD_256 COUNT 4, KWP_AD_128 L=8 COUNT 4 and
+    // L=72 COUNT 1): refused by C_Decrypt and by C_UnwrapKey.
+    let tok = Token::new();
+    let fails = [
+        (
+            CKM_AES_KEY_WRAP,
+            "08c936b25b567a0aa679c29f201bf8b190327df0c2563e39cee061f149f4d91b",
+            "e227eb8ae9d239ccd8928adec39c28810ca9b3dc1f366444",
+        ),
+        (
+            CKM_AES_KEY_WRAP_KWP,
+            "de2d21a1e11233d2dbe5ed9df7134f9e",
+            "09842f8e5d49d5f9c3ee373cbb56ec1b",
+        ),
+        (
+            CKM_AES_KEY_WRAP_KWP,
+            "049fe749ecd0d86873fcfe03a8e444b7",
+            "8ad3782a87db8f5342a11472c30acf1c3544f4c8c426d3ec",
+        ),
+    ];
+    for (ty, kek, wrapped) in fails {
+        let m = parse(ty, RawParam::None).expect("key wrap mechanism");
+        let kek = tok.aes_key(&unhex(kek)).expect("import the KEK");
+        let wrapped = unhex(wrapped);
+        match tok.decrypt(&m, kek, &wrapped) {
+            Err(e) if is_input_rejection(&e) => {}
+            other => panic!("NIST FAIL vector accepted by C_Decrypt: {other:?}"),
+        }
+        let template = [
+            Attr::ulong(CKA_CLASS, CKO_SECRET_KEY),
+            Attr::ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+        ];
+        assert_eq!(
+            tok.e.unwrap_key(tok.h, &m, kek, &wrapped, &template).err(),
+            Some(Error::WrappedKeyInvalid),
+            "NIST FAIL vector accepted by C_UnwrapKey"
+        );
+        tok.destroy(kek);
+    }
+    println!("nist sp800-38f key wrap: {kw} KW and {kwp} KWP vectors, 3 failing unwraps refused");
 }
