@@ -15,10 +15,12 @@
 //! - [`store`]: the sealed SQLite store; the only module that names SQLite.
 //! - [`vault`]: the master key, Shamir shares, unsealing and PIN verifiers.
 //! - [`config`]: configuration files and environment.
+//! - [`bench`]: the `custos bench` benchmark, which drives any PKCS#11 module through its C ABI.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod engine;
