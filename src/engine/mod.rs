@@ -9,6 +9,7 @@
 pub mod access;
 mod cipher;
 mod error;
+mod index;
 mod keymgmt;
 mod keys;
 mod ops;
@@ -136,7 +137,7 @@ impl Obj {
 struct TokenState {
     record: Option<TokenRecord>,
     login: Login,
-    objects: HashMap<ObjectHandle, Arc<Obj>>,
+    objects: index::ObjectIndex,
     /// This application's sessions on the token: handle and read/write flag.
     sessions: Vec<(SessionHandle, bool)>,
 }
@@ -349,16 +350,14 @@ impl Engine {
             let mut st = write(&slot.state);
             st.record = records.remove(&slot.id);
             let fresh = per_slot.remove(&slot.id).unwrap_or_default();
-            let mut objects: HashMap<ObjectHandle, Arc<Obj>> = st
-                .objects
-                .iter()
-                .filter(|(_, o)| o.owner.is_some())
-                .map(|(h, o)| (*h, o.clone()))
-                .collect();
+            let mut objects = index::ObjectIndex::default();
+            for o in st.objects.values().filter(|o| o.owner.is_some()) {
+                objects.insert(o.clone());
+            }
             for (id, attrs) in fresh {
                 // Keep the existing entry (and its parsed key) when nothing changed.
                 let keep = st.objects.get(&id).filter(|o| o.attrs == attrs).cloned();
-                objects.insert(id, keep.unwrap_or_else(|| Obj::new(id, attrs, None)));
+                objects.insert(keep.unwrap_or_else(|| Obj::new(id, attrs, None)));
             }
             st.objects = objects;
             if st.record.is_none() {
@@ -612,7 +611,7 @@ impl Engine {
         let s = self.slot(SlotId::from(slot_id))?;
         let mut st = write(&s.state);
         st.sessions.retain(|(x, _)| *x != h);
-        st.objects.retain(|_, o| o.owner != Some(h));
+        st.objects.retain(|o| o.owner != Some(h));
         if st.sessions.is_empty() {
             st.login = Login::None;
         }
@@ -707,8 +706,7 @@ impl Engine {
             return Err(Error::UserNotLoggedIn);
         }
         st.login = Login::None;
-        st.objects
-            .retain(|_, o| o.owner.is_none() || !o.is_private());
+        st.objects.retain(|o| o.owner.is_none() || !o.is_private());
         Ok(())
     }
 
@@ -810,7 +808,7 @@ impl Engine {
             } else {
                 (self.next_object.fetch_add(1, Ordering::Relaxed), Some(h))
             };
-            st.objects.insert(handle, Obj::new(handle, a, owner));
+            st.objects.insert(Obj::new(handle, a, owner));
             out.push(handle);
         }
         Ok(out)
@@ -931,7 +929,7 @@ impl Engine {
         }
         write(&s.state)
             .objects
-            .insert(obj, Obj::new(obj, attrs, o.owner));
+            .insert(Obj::new(obj, attrs, o.owner));
         Ok(())
     }
 
@@ -946,7 +944,7 @@ impl Engine {
         let st = read(&s.state);
         let mut found: Vec<ObjectHandle> = st
             .objects
-            .values()
+            .candidates(template)
             .filter(|o| !(o.is_private() && st.login != Login::User))
             .filter(|o| o.attrs.matches(template))
             .map(|o| o.handle)

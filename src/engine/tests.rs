@@ -689,3 +689,62 @@ fn key_generation_templates_are_checked() {
         Err(Error::KeySizeRange)
     );
 }
+
+#[test]
+fn find_uses_the_index_and_stays_correct_through_changes() {
+    let (_d, e) = ready();
+    let h = user_session(&e);
+    let mut handles = Vec::new();
+    for i in 0..50u8 {
+        let o = e
+            .create_object(
+                h,
+                &[
+                    Attr::ulong(CKA_CLASS, CKO_DATA),
+                    Attr::bool(CKA_TOKEN, i % 2 == 0),
+                    Attr::bytes(CKA_LABEL, format!("obj-{}", i % 5).into_bytes()),
+                    Attr::bytes(CKA_APPLICATION, vec![i]),
+                ],
+            )
+            .unwrap();
+        handles.push(o);
+    }
+    let find = |t: &[Attr]| {
+        e.find_init(h, t).unwrap();
+        let mut v = e.find(h, 1000).unwrap();
+        e.find_final(h).unwrap();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(find(&[Attr::bytes(CKA_LABEL, b"obj-3".to_vec())]).len(), 10);
+    assert_eq!(
+        find(&[
+            Attr::bytes(CKA_LABEL, b"obj-3".to_vec()),
+            Attr::bytes(CKA_APPLICATION, vec![13]),
+        ]),
+        vec![handles[13]]
+    );
+    assert!(find(&[Attr::bytes(CKA_LABEL, b"nothing".to_vec())]).is_empty());
+    assert_eq!(find(&[Attr::ulong(CKA_CLASS, CKO_DATA)]).len(), 50);
+    // A relabelled object moves in the index; a destroyed one leaves it.
+    e.set_attributes(h, handles[13], &[Attr::bytes(CKA_LABEL, b"moved".to_vec())])
+        .unwrap();
+    assert_eq!(
+        find(&[Attr::bytes(CKA_LABEL, b"moved".to_vec())]),
+        vec![handles[13]]
+    );
+    assert_eq!(find(&[Attr::bytes(CKA_LABEL, b"obj-3".to_vec())]).len(), 9);
+    e.destroy_object(h, handles[3]).unwrap();
+    assert_eq!(find(&[Attr::bytes(CKA_LABEL, b"obj-3".to_vec())]).len(), 8);
+    // Session objects go with their session, from the index too.
+    e.close_session(h).unwrap();
+    let h = user_session(&e);
+    let left = {
+        e.find_init(h, &[Attr::bytes(CKA_LABEL, b"obj-3".to_vec())])
+            .unwrap();
+        let v = e.find(h, 1000).unwrap();
+        e.find_final(h).unwrap();
+        v
+    };
+    assert_eq!(left.len(), 5, "only the token objects remain");
+}
