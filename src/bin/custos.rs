@@ -7,6 +7,7 @@
 //! custos token init --store DIR --slot N --label L [--so-pin S] [--pin P] [--share FILE]...
 //! custos token list --store DIR [--share FILE]...
 //! custos share verify --store DIR SHARE_FILE
+//! custos bench --module PATH [--slot N | --token-label L] --pin PIN [--vs OTHER_MODULE ...]
 //! ```
 //!
 //! Every failure is one line on stderr starting with `custos: error: ` and exit status 1.
@@ -64,6 +65,8 @@ enum Command {
     /// Work with master-key shares
     #[command(subcommand)]
     Share(ShareCommand),
+    /// Benchmark a PKCS#11 module through its C ABI, optionally against another module
+    Bench(custos_pkcs11::bench::BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -192,6 +195,12 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::Init(a)) => cmd_token_init(&a),
         Command::Token(TokenCommand::List(a)) => cmd_token_list(&a),
         Command::Share(ShareCommand::Verify(a)) => cmd_share_verify(&a),
+        Command::Bench(a) => custos_pkcs11::bench::run(&a)
+            .map(|stdout| Output {
+                stdout,
+                stderr: String::new(),
+            })
+            .map_err(CliError),
         Command::Mechanisms => Ok(Output {
             stdout: custos_pkcs11::mechanism::markdown_table(),
             stderr: String::new(),
