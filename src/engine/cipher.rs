@@ -237,28 +237,28 @@ impl Cipher {
 fn run_buffered(kind: &Kind, key: &Key, encrypt: bool, data: &[u8]) -> Result<Vec<u8>> {
     let plain = |v: Zeroizing<Vec<u8>>| v.to_vec();
     Ok(match (kind, key, encrypt) {
-        (Kind::AesGcm(p), Key::Secret(k), true) => {
+        (Kind::AesGcm(p), Key::Secret(k, _), true) => {
             crypto::gcm_encrypt(k, &p.iv, &p.aad, p.tag_bits as usize, data)?
         }
-        (Kind::AesGcm(p), Key::Secret(k), false) => {
+        (Kind::AesGcm(p), Key::Secret(k, _), false) => {
             crypto::gcm_decrypt(k, &p.iv, &p.aad, p.tag_bits as usize, data)?
         }
-        (Kind::AesCcm(p), Key::Secret(k), true) => {
+        (Kind::AesCcm(p), Key::Secret(k, _), true) => {
             if p.data_len != data.len() as u64 {
                 return Err(Error::DataLenRange);
             }
             crypto::aes_modes::ccm_encrypt(k, &p.nonce, &p.aad, p.mac_len, data)?
         }
-        (Kind::AesCcm(p), Key::Secret(k), false) => {
+        (Kind::AesCcm(p), Key::Secret(k, _), false) => {
             if p.data_len as usize + p.mac_len != data.len() {
                 return Err(Error::EncryptedDataLenRange);
             }
             crypto::aes_modes::ccm_decrypt(k, &p.nonce, &p.aad, p.mac_len, data)?
         }
-        (Kind::AesKeyWrap, Key::Secret(k), true) => keywrap::kw_wrap(k, data)?,
-        (Kind::AesKeyWrap, Key::Secret(k), false) => plain(keywrap::kw_unwrap(k, data)?),
-        (Kind::AesKeyWrapPad, Key::Secret(k), true) => keywrap::kwp_wrap(k, data)?,
-        (Kind::AesKeyWrapPad, Key::Secret(k), false) => plain(keywrap::kwp_unwrap(k, data)?),
+        (Kind::AesKeyWrap, Key::Secret(k, _), true) => keywrap::kw_wrap(k, data)?,
+        (Kind::AesKeyWrap, Key::Secret(k, _), false) => plain(keywrap::kw_unwrap(k, data)?),
+        (Kind::AesKeyWrapPad, Key::Secret(k, _), true) => keywrap::kwp_wrap(k, data)?,
+        (Kind::AesKeyWrapPad, Key::Secret(k, _), false) => plain(keywrap::kwp_unwrap(k, data)?),
         (Kind::RsaPkcs, Key::RsaPublic(k), true) => k.encrypt_pkcs1(data)?,
         (Kind::RsaPkcs, Key::RsaPrivate(k), false) => plain(k.decrypt_pkcs1(data)?),
         (Kind::RsaX509, Key::RsaPublic(k), true) => k.encrypt_raw(data)?,

@@ -77,19 +77,6 @@ impl ObjectIndex {
         Some(o)
     }
 
-    /// Keeps only the objects `keep` accepts.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Obj) -> bool) {
-        let gone: Vec<ObjectHandle> = self
-            .by_handle
-            .values()
-            .filter(|o| !keep(o))
-            .map(|o| o.handle)
-            .collect();
-        for h in gone {
-            self.remove(&h);
-        }
-    }
-
     /// Removes everything.
     pub(crate) fn clear(&mut self) {
         self.by_handle.clear();

@@ -618,14 +618,16 @@ impl Engine {
         access::check_wrappable(&ko.attrs, &wo.attrs)?;
         let payload = Self::wrap_payload(&ko.attrs)?;
         let wrapped = match (&mech.kind, wk.as_ref()) {
-            (Kind::AesKeyWrap, Key::Secret(k)) => {
+            (Kind::AesKeyWrap, Key::Secret(k, _)) => {
                 if payload.len() % 8 != 0 || payload.len() < 16 {
                     return Err(Error::KeyNotWrappable);
                 }
                 keywrap::kw_wrap(k, &payload)?
             }
-            (Kind::AesKeyWrapPad, Key::Secret(k)) => keywrap::kwp_wrap(k, &payload)?,
-            (Kind::AesCbcPad(iv), Key::Secret(k)) => crypto::aes::cbc_pad_encrypt(k, iv, &payload)?,
+            (Kind::AesKeyWrapPad, Key::Secret(k, _)) => keywrap::kwp_wrap(k, &payload)?,
+            (Kind::AesCbcPad(iv), Key::Secret(k, _)) => {
+                crypto::aes::cbc_pad_encrypt(k, iv, &payload)?
+            }
             (Kind::RsaPkcs, Key::RsaPublic(k)) => k
                 .encrypt_pkcs1(&payload)
                 .map_err(|_| Error::KeyNotWrappable)?,
@@ -681,11 +683,11 @@ impl Engine {
             _ => Error::WrappedKeyInvalid,
         };
         let payload: Zeroizing<Vec<u8>> = match (&mech.kind, uk.as_ref()) {
-            (Kind::AesKeyWrap, Key::Secret(k)) => keywrap::kw_unwrap(k, wrapped).map_err(bad)?,
-            (Kind::AesKeyWrapPad, Key::Secret(k)) => {
+            (Kind::AesKeyWrap, Key::Secret(k, _)) => keywrap::kw_unwrap(k, wrapped).map_err(bad)?,
+            (Kind::AesKeyWrapPad, Key::Secret(k, _)) => {
                 keywrap::kwp_unwrap(k, wrapped).map_err(bad)?
             }
-            (Kind::AesCbcPad(iv), Key::Secret(k)) => {
+            (Kind::AesCbcPad(iv), Key::Secret(k, _)) => {
                 Zeroizing::new(crypto::aes::cbc_pad_decrypt(k, iv, wrapped).map_err(bad)?)
             }
             (Kind::RsaPkcs, Key::RsaPrivate(k)) => k.decrypt_pkcs1(wrapped).map_err(bad)?,

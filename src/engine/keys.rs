@@ -7,13 +7,14 @@ use zeroize::Zeroizing;
 use super::access;
 use super::{Error, Result};
 use crate::crypto::edwards::{Ed25519PrivateKey, Ed25519PublicKey};
-use crate::crypto::{EcPrivateKey, EcPublicKey, RsaPrivateKey, RsaPublicKey};
+use crate::crypto::mac::Hmac;
+use crate::crypto::{EcPrivateKey, EcPublicKey, HashAlg, RsaPrivateKey, RsaPublicKey};
 use crate::object::Attributes;
 
 /// A key ready for use. Built lazily from an object's attributes and cached with the object.
 pub(crate) enum Key {
     /// AES or generic secret key material.
-    Secret(Zeroizing<Vec<u8>>),
+    Secret(Zeroizing<Vec<u8>>, MacCache),
     RsaPrivate(RsaPrivateKey),
     RsaPublic(RsaPublicKey),
     EcPrivate(EcPrivateKey),
@@ -37,13 +38,38 @@ pub(crate) fn unwrap_octet_string(b: &[u8]) -> &[u8] {
     }
 }
 
+/// An HMAC context keyed once with a secret key, forked for each operation so the key's inner
+/// and outer pads are not recomputed every time.
+#[derive(Default)]
+pub(crate) struct MacCache(std::sync::OnceLock<Hmac>);
+
+impl Key {
+    /// A fresh HMAC over `hash` keyed with this secret key.
+    pub(crate) fn hmac(&self, hash: HashAlg) -> Result<Hmac> {
+        let Key::Secret(v, cache) = self else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        if let Some(h) = cache.0.get() {
+            if h.hash() == hash {
+                return Ok(h.fork()?);
+            }
+            return Ok(Hmac::new(hash, v)?);
+        }
+        let h = Hmac::new(hash, v)?;
+        let fork = h.fork()?;
+        let _ = cache.0.set(h);
+        Ok(fork)
+    }
+}
+
 impl Key {
     pub(crate) fn from_attributes(a: &Attributes) -> Result<Key> {
         let bad = |_| Error::General("stored key material is invalid".into());
         Ok(match (a.class(), a.key_type()) {
-            (Some(CKO_SECRET_KEY), Some(_)) => {
-                Key::Secret(Zeroizing::new(attr(a, CKA_VALUE)?.to_vec()))
-            }
+            (Some(CKO_SECRET_KEY), Some(_)) => Key::Secret(
+                Zeroizing::new(attr(a, CKA_VALUE)?.to_vec()),
+                MacCache::default(),
+            ),
             (Some(CKO_PRIVATE_KEY), Some(CKK_RSA)) => Key::RsaPrivate(
                 RsaPrivateKey::from_components(
                     attr(a, CKA_MODULUS)?,
@@ -88,7 +114,7 @@ impl Key {
     /// The secret bytes of a secret key.
     pub(crate) fn secret(&self) -> Result<&[u8]> {
         match self {
-            Key::Secret(v) => Ok(v),
+            Key::Secret(v, _) => Ok(v),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -101,7 +127,7 @@ impl Key {
             Key::EcPrivate(e) => 2 * e.curve().field_len(),
             Key::EcPublic(e) => 2 * e.curve().field_len(),
             Key::EdPrivate(_) | Key::EdPublic(_) => 64,
-            Key::Secret(_) | Key::XPrivate(_) | Key::XPublic(_) => 0,
+            Key::Secret(..) | Key::XPrivate(_) | Key::XPublic(_) => 0,
         }
     }
 }

@@ -50,6 +50,10 @@ const SESSION_OBJECT_BASE: u64 = 1 << 48;
 pub const MIN_PIN_LEN: usize = 4;
 /// Longest PIN accepted.
 pub const MAX_PIN_LEN: usize = 255;
+/// How stale this process's view of the store may be when a cryptographic operation looks a
+/// key up: a key changed or destroyed by another process may still be used by an operation
+/// started within this interval of the change.
+pub const KEY_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 /// The file, inside a `--dev` store directory, that holds its one share.
 pub const DEV_SHARE_FILE: &str = "dev-share.txt";
 
@@ -140,6 +144,8 @@ struct TokenState {
     objects: index::ObjectIndex,
     /// This application's sessions on the token: handle and read/write flag.
     sessions: Vec<(SessionHandle, bool)>,
+    /// The session objects each session owns.
+    session_objects: HashMap<SessionHandle, Vec<ObjectHandle>>,
 }
 
 impl TokenState {
@@ -160,6 +166,13 @@ impl TokenState {
     }
 }
 
+/// A session: its slot and mode, fixed when it opens, and its operations behind a lock of their own.
+pub(crate) struct SessionEntry {
+    slot: u32,
+    rw: bool,
+    op: Mutex<Session>,
+}
+
 struct Slot {
     id: u32,
     state: RwLock<TokenState>,
@@ -173,9 +186,12 @@ pub struct Engine {
     unsealed: bool,
     seal_problem: Option<String>,
     slots: Vec<Slot>,
-    sessions: RwLock<HashMap<SessionHandle, Arc<Mutex<Session>>>>,
+    sessions: RwLock<HashMap<SessionHandle, Arc<SessionEntry>>>,
     next_session: AtomicU64,
     next_object: AtomicU64,
+    /// When the store was last checked for other processes' changes (ns since `epoch`).
+    last_sync: AtomicU64,
+    epoch: std::time::Instant,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -202,12 +218,8 @@ fn random_hex(n: usize) -> Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-/// Today's date as `YYYYMMDD`, for `CKA_START_DATE` / `CKA_END_DATE`.
-fn today() -> [u8; 8] {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
+/// Today's date as `YYYYMMDD` (UTC), computed from the day number.
+fn date_of_day(days: i64) -> [u8; 8] {
     // Civil date from days since 1970-01-01 (proleptic Gregorian).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -222,6 +234,22 @@ fn today() -> [u8; 8] {
     let mut out = [b'0'; 8];
     out.copy_from_slice(s.as_bytes());
     out
+}
+
+/// Today's date as `YYYYMMDD`, for `CKA_START_DATE` / `CKA_END_DATE`; recomputed once a day.
+fn today() -> [u8; 8] {
+    use std::sync::atomic::AtomicI64;
+    static DAY: AtomicI64 = AtomicI64::new(i64::MIN);
+    static DATE: AtomicU64 = AtomicU64::new(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = (secs / 86_400) as i64;
+    if DAY.load(Ordering::Acquire) != day {
+        DATE.store(u64::from_le_bytes(date_of_day(day)), Ordering::Release);
+        DAY.store(day, Ordering::Release);
+    }
+    DATE.load(Ordering::Acquire).to_le_bytes()
 }
 
 impl Engine {
@@ -272,6 +300,8 @@ impl Engine {
             sessions: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             next_object: AtomicU64::new(SESSION_OBJECT_BASE),
+            last_sync: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
         };
         if e.unsealed {
             // Prime the change counter, then load everything once.
@@ -322,10 +352,24 @@ impl Engine {
         if !self.unsealed {
             return Ok(());
         }
+        self.last_sync
+            .store(self.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if lock(&self.store).external_change()? {
             self.reload()?;
         }
         Ok(())
+    }
+
+    /// [`Engine::sync`] unless this process looked less than [`KEY_SYNC_INTERVAL`] ago. Used on
+    /// the hot path of cryptographic operations, where the store check would cost more than a
+    /// small operation itself; object management always looks.
+    fn sync_recent(&self) -> Result<()> {
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        let last = self.last_sync.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < KEY_SYNC_INTERVAL.as_nanos() as u64 {
+            return Ok(());
+        }
+        self.sync()
     }
 
     fn reload(&self) -> Result<()> {
@@ -564,7 +608,7 @@ impl Engine {
 
     // ----- sessions and login -----------------------------------------------------------
 
-    fn session(&self, h: SessionHandle) -> Result<Arc<Mutex<Session>>> {
+    fn session(&self, h: SessionHandle) -> Result<Arc<SessionEntry>> {
         read(&self.sessions)
             .get(&h)
             .cloned()
@@ -574,9 +618,8 @@ impl Engine {
     /// The session's slot and read/write flag.
     fn session_slot(&self, h: SessionHandle) -> Result<(&Slot, bool)> {
         let sess = self.session(h)?;
-        let g = lock(&sess);
-        let slot = self.slot(SlotId::from(g.slot))?;
-        Ok((slot, g.rw))
+        let slot = self.slot(SlotId::from(sess.slot))?;
+        Ok((slot, sess.rw))
     }
 
     /// `C_OpenSession`.
@@ -586,7 +629,7 @@ impl Engine {
             return Err(Error::SessionParallelNotSupported);
         }
         self.present()?;
-        self.sync()?;
+        self.sync_recent()?;
         let rw = flags & CKF_RW_SESSION != 0;
         let mut st = write(&s.state);
         if st.record.is_none() {
@@ -597,7 +640,14 @@ impl Engine {
         }
         let h = self.next_session.fetch_add(1, Ordering::Relaxed);
         st.sessions.push((h, rw));
-        write(&self.sessions).insert(h, Arc::new(Mutex::new(Session::new(s.id, rw))));
+        write(&self.sessions).insert(
+            h,
+            Arc::new(SessionEntry {
+                slot: s.id,
+                rw,
+                op: Mutex::new(Session::new()),
+            }),
+        );
         Ok(h)
     }
 
@@ -607,11 +657,13 @@ impl Engine {
         let sess = write(&self.sessions)
             .remove(&h)
             .ok_or(Error::SessionHandleInvalid)?;
-        let slot_id = lock(&sess).slot;
+        let slot_id = sess.slot;
         let s = self.slot(SlotId::from(slot_id))?;
         let mut st = write(&s.state);
         st.sessions.retain(|(x, _)| *x != h);
-        st.objects.retain(|o| o.owner != Some(h));
+        for o in st.session_objects.remove(&h).unwrap_or_default() {
+            st.objects.remove(&o);
+        }
         if st.sessions.is_empty() {
             st.login = Login::None;
         }
@@ -687,11 +739,11 @@ impl Engine {
                 if current != Login::User {
                     return Err(Error::UserNotLoggedIn);
                 }
-                if !lock(&sess).awaits_context_login() {
+                if !lock(&sess.op).awaits_context_login() {
                     return Err(Error::OperationNotInitialized);
                 }
                 self.check_pin(s, Login::User, pin)?;
-                lock(&sess).context_login_done();
+                lock(&sess.op).context_login_done();
             }
             _ => return Err(Error::UserTypeInvalid),
         }
@@ -706,7 +758,16 @@ impl Engine {
             return Err(Error::UserNotLoggedIn);
         }
         st.login = Login::None;
-        st.objects.retain(|o| o.owner.is_none() || !o.is_private());
+        let private: Vec<ObjectHandle> = st
+            .session_objects
+            .values()
+            .flatten()
+            .copied()
+            .filter(|o| st.objects.get(o).is_some_and(|x| x.is_private()))
+            .collect();
+        for o in private {
+            st.objects.remove(&o);
+        }
         Ok(())
     }
 
@@ -808,6 +869,9 @@ impl Engine {
             } else {
                 (self.next_object.fetch_add(1, Ordering::Relaxed), Some(h))
             };
+            if let Some(owner) = owner {
+                st.session_objects.entry(owner).or_default().push(handle);
+            }
             st.objects.insert(Obj::new(handle, a, owner));
             out.push(handle);
         }
@@ -937,7 +1001,7 @@ impl Engine {
     pub fn find_init(&self, h: SessionHandle, template: &[Attr]) -> Result<()> {
         let sess = self.session(h)?;
         let (s, _, _) = self.object_context(h)?;
-        let mut g = lock(&sess);
+        let mut g = lock(&sess.op);
         if g.find.is_some() {
             return Err(Error::OperationActive);
         }
@@ -958,7 +1022,7 @@ impl Engine {
     /// `C_FindObjects`.
     pub fn find(&self, h: SessionHandle, max: usize) -> Result<Vec<ObjectHandle>> {
         let sess = self.session(h)?;
-        let mut g = lock(&sess);
+        let mut g = lock(&sess.op);
         let list = g.find.as_mut().ok_or(Error::OperationNotInitialized)?;
         let n = max.min(list.len());
         let mut out = Vec::with_capacity(n);
@@ -973,14 +1037,15 @@ impl Engine {
     /// `C_FindObjectsFinal`.
     pub fn find_final(&self, h: SessionHandle) -> Result<()> {
         let sess = self.session(h)?;
-        let mut g = lock(&sess);
+        let mut g = lock(&sess.op);
         g.find.take().ok_or(Error::OperationNotInitialized)?;
         Ok(())
     }
 
     /// A key object, visible to the session, with its parsed key.
     fn key_for(&self, h: SessionHandle, key: ObjectHandle) -> Result<(Arc<Obj>, Arc<Key>)> {
-        let (s, _, _) = self.object_context(h)?;
+        let (s, _) = self.session_slot(h)?;
+        self.sync_recent()?;
         let o = read(&s.state)
             .visible(key)
             .map_err(|_| Error::KeyHandleInvalid)?

@@ -33,8 +33,6 @@ pub enum Produced {
 
 /// One session's state.
 pub(crate) struct Session {
-    pub(crate) slot: u32,
-    pub(crate) rw: bool,
     pub(crate) find: Option<Vec<ObjectHandle>>,
     digest: Option<(Hasher, bool)>,
     encrypt: Option<(Cipher, bool)>,
@@ -44,10 +42,8 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(slot: u32, rw: bool) -> Session {
+    pub(crate) fn new() -> Session {
         Session {
-            slot,
-            rw,
             find: None,
             digest: None,
             encrypt: None,
@@ -126,7 +122,7 @@ impl Engine {
         f: impl FnOnce(&mut Session) -> Result<R>,
     ) -> Result<R> {
         let sess = self.session(h)?;
-        let mut g = lock(&sess);
+        let mut g = lock(&sess.op);
         f(&mut g)
     }
 

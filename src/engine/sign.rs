@@ -81,7 +81,7 @@ impl SignOp {
                 pss_fits(p, &key)?;
                 Absorb::Raw(Zeroizing::new(Vec::new()))
             }
-            Kind::Hmac(h, _) => Absorb::Hmac(Hmac::new(*h, key.secret()?)?),
+            Kind::Hmac(h, _) => Absorb::Hmac(key.hmac(*h)?),
             Kind::AesCmac(_) => Absorb::Cmac(Cmac::new(key.secret()?)?),
             _ => Absorb::Raw(Zeroizing::new(Vec::new())),
         };
@@ -156,7 +156,7 @@ impl SignOp {
                 k.sign_pss(p.hash, p.mgf1, p.salt_len, &m)?
             }
             (Kind::Eddsa(p), Key::EdPrivate(k)) => eddsa_sign(k, p, &m)?,
-            (Kind::Hmac(_, n) | Kind::AesCmac(n), Key::Secret(_)) => m[..*n].to_vec(),
+            (Kind::Hmac(_, n) | Kind::AesCmac(n), Key::Secret(..)) => m[..*n].to_vec(),
             _ => return Err(Error::KeyTypeInconsistent),
         })
     }
@@ -185,7 +185,7 @@ impl SignOp {
                 k.verify_pss(p.hash, p.mgf1, p.salt_len, &m, sig)?
             }
             (Kind::Eddsa(p), Key::EdPublic(k)) => eddsa_verify(k, p, &m, sig)?,
-            (Kind::Hmac(_, n) | Kind::AesCmac(n), Key::Secret(_)) => {
+            (Kind::Hmac(_, n) | Kind::AesCmac(n), Key::Secret(..)) => {
                 if sig.len() != *n {
                     return Err(Error::SignatureLenRange);
                 }
