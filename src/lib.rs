@@ -15,7 +15,7 @@
 //! - [`store`]: the sealed SQLite store; the only module that names SQLite.
 //! - [`vault`]: the master key, Shamir shares, unsealing and PIN verifiers.
 //! - [`config`]: configuration files and environment.
-//! - [`bench`]: the `custos bench` benchmark, which drives any PKCS#11 module through its C ABI.
+//! - [`bench`](mod@bench): the `custos bench` benchmark, which drives any PKCS#11 module through its C ABI.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
