@@ -3,9 +3,9 @@
 //!
 //! # Layout
 //!
-//! - [`ffi`]: the PKCS#11 C ABI. Every `C_*` entry point, and all of the crate's `unsafe` for
-//!   PKCS#11, lives here: raw pointers become typed values, the engine is called, results are
-//!   written back under the buffer-length protocol.
+//! - [`ffi`]: the PKCS#11 C ABI. Every `C_*` entry point lives here, and so does every block of
+//!   code the compiler cannot check for PKCS#11: raw pointers become typed values, the engine is
+//!   called, results are written back under the buffer-length protocol.
 //! - [`engine`]: the token engine in safe Rust: slots, tokens, sessions, login, the object index
 //!   and every policy check (`engine::access`).
 //! - [`object`]: the attribute table and typed attribute maps.

@@ -11,7 +11,7 @@ use crate::crypto::{
     RsaComponents, RsaPrivateKey, RsaPublicKey,
 };
 
-use super::p11::Attr;
+use crate::ffi::client::Attr;
 
 /// DER `OBJECT IDENTIFIER` 1.3.101.112 (id-Ed25519).
 const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];

@@ -10,11 +10,8 @@
 //! The token must be initialised with a user PIN. The benchmark imports its keys as session
 //! objects and creates token objects only where a row needs them; everything it creates is
 //! labelled `custos-bench-<run id>-…` and destroyed at the end, also after an error.
-#![allow(unsafe_code)]
-
 mod material;
 mod ops;
-mod p11;
 mod report;
 
 use std::collections::HashMap;
@@ -27,6 +24,7 @@ use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 use crate::crypto::Curve;
+use crate::ffi::client as p11;
 use material::{KeyId, Material};
 use ops::{Ctx, Kind, OpError, Prep, Unit, Worker};
 use p11::{Attr, Module, P11Error};

@@ -11,7 +11,7 @@ use crate::crypto::mac::hmac;
 use crate::crypto::{digest, ec_generate, gcm_encrypt, Curve, HashAlg};
 
 use super::material::{der_octet_string, KeyId, Material};
-use super::p11::{Attr, Mech, Module, P11Error};
+use crate::ffi::client::{Attr, Mech, Module, P11Error};
 
 /// The GCM tag length used throughout, in bits.
 const GCM_TAG_BITS: usize = 128;

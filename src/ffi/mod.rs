@@ -1,6 +1,7 @@
-//! The PKCS#11 C ABI. Every `C_*` entry point lives in this module and is a few lines:
+//! The PKCS#11 C ABI, both ways. Every `C_*` entry point lives in this module and is a few lines:
 //! `guard(|| { parse arguments; call the engine; write outputs })`. All `unsafe` for PKCS#11 is
-//! here, in `args` (pointers in) and `out` (pointers out).
+//! here, in `args` (pointers in) and `out` (pointers out); [`client`] is the other direction, a
+//! small PKCS#11 client that loads any module by path (used by `custos bench`).
 //!
 //! The C ABI's own contract is the safety contract of these functions: the caller passes
 //! pointers that are valid for the lengths it declares. The functions check what can be
@@ -12,6 +13,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod args;
+pub mod client;
 pub mod entry;
 pub mod guard;
 pub mod out;
