@@ -50,7 +50,51 @@ impl RsaHandle {
         // SAFETY: as above.
         unsafe { sys::RSA_bits(self.ptr()) as usize }
     }
+
+    /// Runs one of AWS-LC's RSA block functions (`RSA_encrypt`, `RSA_decrypt`, `RSA_sign_raw`,
+    /// `RSA_verify_raw`) on `input` into a `size()`-byte buffer that is wiped on drop. `None`
+    /// when AWS-LC refuses; its error queue is left for the caller (see `fail`).
+    pub(super) fn apply(
+        &self,
+        f: RsaBlockFn,
+        input: &[u8],
+        padding: c_int,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let k = self.size();
+        let mut out = Zeroizing::new(vec![0u8; k]);
+        let mut out_len = 0usize;
+        // SAFETY: `f` is one of the functions named above: it writes at most `max_out` (the
+        // length of `out`) bytes and reads `in_len` bytes of `input`; the handle owns a valid
+        // RSA object.
+        let ok = unsafe {
+            f(
+                self.ptr(),
+                &mut out_len,
+                out.as_mut_ptr(),
+                out.len(),
+                input.as_ptr(),
+                input.len(),
+                padding,
+            )
+        };
+        if ok != 1 || out_len > k {
+            return None;
+        }
+        out.truncate(out_len);
+        Some(out)
+    }
 }
+
+/// The signature AWS-LC's RSA block functions share.
+pub(super) type RsaBlockFn = unsafe extern "C" fn(
+    *mut sys::RSA,
+    *mut usize,
+    *mut u8,
+    usize,
+    *const u8,
+    usize,
+    c_int,
+) -> c_int;
 
 impl Drop for RsaHandle {
     fn drop(&mut self) {
@@ -273,25 +317,13 @@ impl RsaPrivateKey {
         if data.len() > k.saturating_sub(PKCS1_OVERHEAD) {
             return Err(CryptoError::DataLenRange);
         }
-        let mut out = vec![0u8; k];
-        let mut out_len = 0usize;
-        // SAFETY: `out` has room for `k` bytes (the modulus size, the most
-        // RSA_sign_raw writes); `data` is valid for its length.
-        let ok = unsafe {
-            sys::RSA_sign_raw(
-                self.rsa.ptr(),
-                &mut out_len,
-                out.as_mut_ptr(),
-                out.len(),
-                data.as_ptr(),
-                data.len(),
-                sys::RSA_PKCS1_PADDING,
-            )
-        };
-        if ok != 1 || out_len != k {
-            return fail(CryptoError::General("RSA signing failed"));
+        match self
+            .rsa
+            .apply(sys::RSA_sign_raw, data, sys::RSA_PKCS1_PADDING)
+        {
+            Some(mut out) if out.len() == k => Ok(std::mem::take(&mut *out)),
+            _ => fail(CryptoError::General("RSA signing failed")),
         }
-        Ok(out)
     }
 
     /// RSASSA-PKCS1-v1_5 signing of a message: hashes `message` with `alg`,
@@ -435,25 +467,13 @@ impl RsaPublicKey {
         if data.len() > k.saturating_sub(PKCS1_OVERHEAD) {
             return Err(CryptoError::DataLenRange);
         }
-        let mut out = vec![0u8; k];
-        let mut out_len = 0usize;
-        // SAFETY: `out` has room for `k` bytes, the most RSA_verify_raw
-        // writes; `sig` is valid for its length.
-        let ok = unsafe {
-            sys::RSA_verify_raw(
-                self.rsa.ptr(),
-                &mut out_len,
-                out.as_mut_ptr(),
-                out.len(),
-                sig.as_ptr(),
-                sig.len(),
-                sys::RSA_PKCS1_PADDING,
-            )
-        };
-        if ok != 1 {
+        let Some(out) = self
+            .rsa
+            .apply(sys::RSA_verify_raw, sig, sys::RSA_PKCS1_PADDING)
+        else {
             return fail(CryptoError::SignatureInvalid);
-        }
-        if out.get(..out_len) != Some(data) {
+        };
+        if out.as_slice() != data {
             return Err(CryptoError::SignatureInvalid);
         }
         Ok(())

@@ -188,52 +188,22 @@ fn left_pad(data: &[u8], k: usize) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
 /// The raw public-key operation `input^e mod n` on exactly `k` bytes whose
 /// value is below `n`.
 fn public_transform(rsa: &RsaHandle, input: &[u8]) -> Result<Vec<u8>, ()> {
-    let k = rsa.size();
-    let mut out = vec![0u8; k];
-    let mut out_len = 0usize;
-    // SAFETY: `out` has room for `k` bytes, the most RSA_encrypt writes;
-    // `input` is valid for its length (AWS-LC requires exactly `k`).
-    let ok = unsafe {
-        sys::RSA_encrypt(
-            rsa.ptr(),
-            &mut out_len,
-            out.as_mut_ptr(),
-            out.len(),
-            input.as_ptr(),
-            input.len(),
-            sys::RSA_NO_PADDING,
-        )
-    };
-    if ok != 1 || out_len != k {
-        clear_errors();
-        return Err(());
+    match rsa.apply(sys::RSA_encrypt, input, sys::RSA_NO_PADDING) {
+        Some(mut out) if out.len() == rsa.size() => Ok(std::mem::take(&mut *out)),
+        _ => {
+            clear_errors();
+            Err(())
+        }
     }
-    Ok(out)
 }
 
 /// The raw private-key operation `input^d mod n` (blinded, CRT) on exactly
 /// `k` bytes whose value is below `n`.
 fn private_transform(rsa: &RsaHandle, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-    let k = rsa.size();
-    let mut out = Zeroizing::new(vec![0u8; k]);
-    let mut out_len = 0usize;
-    // SAFETY: `out` has room for `k` bytes, the most RSA_decrypt writes;
-    // `input` is valid for its length (AWS-LC requires exactly `k`).
-    let ok = unsafe {
-        sys::RSA_decrypt(
-            rsa.ptr(),
-            &mut out_len,
-            out.as_mut_ptr(),
-            out.len(),
-            input.as_ptr(),
-            input.len(),
-            sys::RSA_NO_PADDING,
-        )
-    };
-    if ok != 1 || out_len != k {
-        return fail(CryptoError::General("RSA private-key operation failed"));
+    match rsa.apply(sys::RSA_decrypt, input, sys::RSA_NO_PADDING) {
+        Some(out) if out.len() == rsa.size() => Ok(out),
+        _ => fail(CryptoError::General("RSA private-key operation failed")),
     }
-    Ok(out)
 }
 
 /// HMAC-SHA256 of `data` under `key`, into a buffer wiped on drop.
@@ -351,25 +321,13 @@ impl RsaPublicKey {
         if data.len() > k.saturating_sub(PKCS1_OVERHEAD) {
             return Err(CryptoError::DataLenRange);
         }
-        let mut out = vec![0u8; k];
-        let mut out_len = 0usize;
-        // SAFETY: `out` has room for `k` bytes, the most RSA_encrypt writes;
-        // `data` is valid for its length (checked to fit above).
-        let ok = unsafe {
-            sys::RSA_encrypt(
-                self.rsa.ptr(),
-                &mut out_len,
-                out.as_mut_ptr(),
-                out.len(),
-                data.as_ptr(),
-                data.len(),
-                sys::RSA_PKCS1_PADDING,
-            )
-        };
-        if ok != 1 || out_len != k {
-            return fail(CryptoError::General("RSA encryption failed"));
+        match self
+            .rsa
+            .apply(sys::RSA_encrypt, data, sys::RSA_PKCS1_PADDING)
+        {
+            Some(mut out) if out.len() == k => Ok(std::mem::take(&mut *out)),
+            _ => fail(CryptoError::General("RSA encryption failed")),
         }
-        Ok(out)
     }
 
     /// `CKM_RSA_PKCS_OAEP` encryption (RSAES-OAEP) with the given hash, MGF1
@@ -451,26 +409,13 @@ impl RsaPublicKey {
         if sig.len() != k {
             return Err(CryptoError::SignatureLenRange);
         }
-        let mut out = vec![0u8; k];
-        let mut out_len = 0usize;
-        // SAFETY: `out` has room for `k` bytes, the most RSA_verify_raw
-        // writes; `sig` is valid for its length.
-        let ok = unsafe {
-            sys::RSA_verify_raw(
-                self.rsa.ptr(),
-                &mut out_len,
-                out.as_mut_ptr(),
-                out.len(),
-                sig.as_ptr(),
-                sig.len(),
-                sys::RSA_PKCS1_PADDING,
-            )
-        };
-        if ok != 1 || out_len > k {
-            return fail(CryptoError::SignatureInvalid);
+        match self
+            .rsa
+            .apply(sys::RSA_verify_raw, sig, sys::RSA_PKCS1_PADDING)
+        {
+            Some(mut out) => Ok(std::mem::take(&mut *out)),
+            None => fail(CryptoError::SignatureInvalid),
         }
-        out.truncate(out_len);
-        Ok(out)
     }
 }
 
