@@ -101,63 +101,30 @@ impl BlockStream {
     }
 }
 
-/// Streaming AES-ECB without padding (`CKM_AES_ECB`).
+/// A streaming AES mode without padding, made by [`Blocks::ecb`] (`CKM_AES_ECB`) or [`Blocks::cbc`]
+/// (`CKM_AES_CBC`).
 ///
 /// The total input must be a multiple of 16 bytes; `finish` reports a
 /// trailing partial block as `DataLenRange` (encrypting) or
 /// `EncryptedDataLenRange` (decrypting).
-pub struct Ecb(BlockStream);
+pub struct Blocks(BlockStream);
 
-impl Ecb {
+impl Blocks {
     /// Starts an ECB operation. `key` must be 16, 24 or 32 bytes
     /// (`KeySizeRange` otherwise).
-    pub fn new(key: &[u8], encrypt: bool) -> Result<Self, CryptoError> {
-        Ok(Ecb(BlockStream::new(Mode::Ecb, key, &[], encrypt)?))
+    pub fn ecb(key: &[u8], encrypt: bool) -> Result<Self, CryptoError> {
+        Ok(Blocks(BlockStream::new(Mode::Ecb, key, &[], encrypt)?))
     }
 
-    /// Whether this operation encrypts.
-    pub fn is_encrypt(&self) -> bool {
-        self.0.encrypt
-    }
-
-    /// Exact number of bytes the next `update` with `input_len` bytes returns.
-    pub fn update_output_bound(&self, input_len: usize) -> usize {
-        self.0.update_output_bound(input_len)
-    }
-
-    /// Exact number of bytes `finish` returns (always 0).
-    pub fn finish_output_bound(&self) -> usize {
-        0
-    }
-
-    /// Processes more input and returns the complete blocks now available.
-    pub fn update(&mut self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        self.0.update(data)
-    }
-
-    /// Completes the operation; fails if a partial block is left over.
-    pub fn finish(self) -> Result<Vec<u8>, CryptoError> {
-        self.0.finish()
-    }
-}
-
-/// Streaming AES-CBC without padding (`CKM_AES_CBC`).
-///
-/// The total input must be a multiple of 16 bytes; `finish` reports a
-/// trailing partial block as `DataLenRange` (encrypting) or
-/// `EncryptedDataLenRange` (decrypting).
-pub struct Cbc(BlockStream);
-
-impl Cbc {
     /// Starts a CBC operation. `key` must be 16, 24 or 32 bytes
     /// (`KeySizeRange` otherwise) and `iv` 16 bytes (`MechanismParamInvalid`
     /// otherwise).
-    pub fn new(key: &[u8], iv: &[u8], encrypt: bool) -> Result<Self, CryptoError> {
+    pub fn cbc(key: &[u8], iv: &[u8], encrypt: bool) -> Result<Self, CryptoError> {
         evp_cipher(Mode::Cbc, key.len())?;
         if iv.len() != BLOCK_LEN {
             return Err(CryptoError::MechanismParamInvalid);
         }
-        Ok(Cbc(BlockStream::new(Mode::Cbc, key, iv, encrypt)?))
+        Ok(Blocks(BlockStream::new(Mode::Cbc, key, iv, encrypt)?))
     }
 
     /// Whether this operation encrypts.
@@ -201,22 +168,22 @@ fn one_shot_blocks(
 
 /// AES-ECB encryption of a whole number of blocks in one call.
 pub fn ecb_encrypt(key: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    one_shot_blocks(Ecb::new(key, true)?.0, plaintext, true)
+    one_shot_blocks(Blocks::ecb(key, true)?.0, plaintext, true)
 }
 
 /// AES-ECB decryption of a whole number of blocks in one call.
 pub fn ecb_decrypt(key: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    one_shot_blocks(Ecb::new(key, false)?.0, ciphertext, false)
+    one_shot_blocks(Blocks::ecb(key, false)?.0, ciphertext, false)
 }
 
 /// AES-CBC encryption (no padding) of a whole number of blocks in one call.
 pub fn cbc_encrypt(key: &[u8], iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    one_shot_blocks(Cbc::new(key, iv, true)?.0, plaintext, true)
+    one_shot_blocks(Blocks::cbc(key, iv, true)?.0, plaintext, true)
 }
 
 /// AES-CBC decryption (no padding) of a whole number of blocks in one call.
 pub fn cbc_decrypt(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    one_shot_blocks(Cbc::new(key, iv, false)?.0, ciphertext, false)
+    one_shot_blocks(Blocks::cbc(key, iv, false)?.0, ciphertext, false)
 }
 
 /// Keystream blocks generated per ECB call in counter mode.
@@ -930,22 +897,22 @@ mod tests {
             let ct = ecb_encrypt(&key, &pt).unwrap();
             let enc = |parts: &[&[u8]]| {
                 run_parts(
-                    Ecb::new(&key, true).unwrap(),
+                    Blocks::ecb(&key, true).unwrap(),
                     parts,
-                    Ecb::update_output_bound,
-                    Ecb::update,
-                    Ecb::finish_output_bound,
-                    Ecb::finish,
+                    Blocks::update_output_bound,
+                    Blocks::update,
+                    Blocks::finish_output_bound,
+                    Blocks::finish,
                 )
             };
             let dec = |parts: &[&[u8]]| {
                 run_parts(
-                    Ecb::new(&key, false).unwrap(),
+                    Blocks::ecb(&key, false).unwrap(),
                     parts,
-                    Ecb::update_output_bound,
-                    Ecb::update,
-                    Ecb::finish_output_bound,
-                    Ecb::finish,
+                    Blocks::update_output_bound,
+                    Blocks::update,
+                    Blocks::finish_output_bound,
+                    Blocks::finish,
                 )
             };
             check_all_splits(&pt, &ct, &enc);
@@ -954,22 +921,22 @@ mod tests {
             let ct = cbc_encrypt(&key, &iv, &pt).unwrap();
             let enc = |parts: &[&[u8]]| {
                 run_parts(
-                    Cbc::new(&key, &iv, true).unwrap(),
+                    Blocks::cbc(&key, &iv, true).unwrap(),
                     parts,
-                    Cbc::update_output_bound,
-                    Cbc::update,
-                    Cbc::finish_output_bound,
-                    Cbc::finish,
+                    Blocks::update_output_bound,
+                    Blocks::update,
+                    Blocks::finish_output_bound,
+                    Blocks::finish,
                 )
             };
             let dec = |parts: &[&[u8]]| {
                 run_parts(
-                    Cbc::new(&key, &iv, false).unwrap(),
+                    Blocks::cbc(&key, &iv, false).unwrap(),
                     parts,
-                    Cbc::update_output_bound,
-                    Cbc::update,
-                    Cbc::finish_output_bound,
-                    Cbc::finish,
+                    Blocks::update_output_bound,
+                    Blocks::update,
+                    Blocks::finish_output_bound,
+                    Blocks::finish,
                 )
             };
             check_all_splits(&pt, &ct, &enc);
@@ -996,26 +963,26 @@ mod tests {
                 cbc_decrypt(&key, &iv, &data),
                 Err(CryptoError::EncryptedDataLenRange)
             );
-            let mut op = Cbc::new(&key, &iv, true).unwrap();
+            let mut op = Blocks::cbc(&key, &iv, true).unwrap();
             op.update(&data).unwrap();
             assert_eq!(op.finish(), Err(CryptoError::DataLenRange));
-            let mut op = Ecb::new(&key, false).unwrap();
+            let mut op = Blocks::ecb(&key, false).unwrap();
             op.update(&data).unwrap();
             assert_eq!(op.finish(), Err(CryptoError::EncryptedDataLenRange));
         }
         assert!(matches!(
-            Ecb::new(&[0u8; 17], true),
+            Blocks::ecb(&[0u8; 17], true),
             Err(CryptoError::KeySizeRange)
         ));
         assert!(matches!(
-            Cbc::new(&[0u8; 8], &iv, true),
+            Blocks::cbc(&[0u8; 8], &iv, true),
             Err(CryptoError::KeySizeRange)
         ));
         assert!(matches!(
-            Cbc::new(&key, &[0u8; 15], true),
+            Blocks::cbc(&key, &[0u8; 15], true),
             Err(CryptoError::MechanismParamInvalid)
         ));
-        assert!(Cbc::new(&key, &iv, false).is_ok_and(|op| !op.is_encrypt()));
+        assert!(Blocks::cbc(&key, &iv, false).is_ok_and(|op| !op.is_encrypt()));
     }
 
     #[test]
@@ -1305,8 +1272,7 @@ mod tests {
     #[test]
     fn streaming_types_are_send_and_sync() {
         fn check<T: Send + Sync>() {}
-        check::<Ecb>();
-        check::<Cbc>();
+        check::<Blocks>();
         check::<Ctr>();
         check::<Cts>();
         check::<super::super::cmac::Cmac>();

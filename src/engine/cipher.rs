@@ -9,14 +9,14 @@ use zeroize::Zeroizing;
 use super::access::Usage;
 use super::keys::Key;
 use super::{Error, Result};
-use crate::crypto::aes_modes::{Cbc, Ctr, Cts, CtsVariant, Ecb};
+use crate::crypto::aes_modes::{Blocks, Ctr, Cts, CtsVariant};
 use crate::crypto::{self, keywrap, CbcPad};
 use crate::mechanism::{Kind, Mechanism};
 
 /// A streaming AES mode: output follows input, block by block.
 pub(crate) enum Stream {
-    Ecb(Ecb),
-    Cbc(Cbc),
+    /// ECB or CBC without padding.
+    Blocks(Blocks),
     CbcPad(CbcPad),
     Ctr(Ctr),
     Cts(Cts),
@@ -25,8 +25,7 @@ pub(crate) enum Stream {
 impl Stream {
     fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         Ok(match self {
-            Stream::Ecb(s) => s.update(data)?,
-            Stream::Cbc(s) => s.update(data)?,
+            Stream::Blocks(s) => s.update(data)?,
             Stream::CbcPad(s) => s.update(data)?,
             Stream::Ctr(s) => s.update(data)?,
             Stream::Cts(s) => s.update(data)?,
@@ -35,8 +34,7 @@ impl Stream {
 
     fn finish(self) -> Result<Vec<u8>> {
         Ok(match self {
-            Stream::Ecb(s) => s.finish()?,
-            Stream::Cbc(s) => s.finish()?,
+            Stream::Blocks(s) => s.finish()?,
             Stream::CbcPad(s) => s.finish()?,
             Stream::Ctr(s) => s.finish()?,
             Stream::Cts(s) => s.finish()?,
@@ -45,8 +43,7 @@ impl Stream {
 
     fn update_bound(&self, n: usize) -> usize {
         match self {
-            Stream::Ecb(s) => s.update_output_bound(n),
-            Stream::Cbc(s) => s.update_output_bound(n),
+            Stream::Blocks(s) => s.update_output_bound(n),
             Stream::CbcPad(s) => s.update_output_bound(n),
             Stream::Ctr(s) => s.update_output_bound(n),
             Stream::Cts(s) => s.update_output_bound(n),
@@ -55,8 +52,7 @@ impl Stream {
 
     fn finish_bound(&self) -> usize {
         match self {
-            Stream::Ecb(s) => s.finish_output_bound(),
-            Stream::Cbc(s) => s.finish_output_bound(),
+            Stream::Blocks(s) => s.finish_output_bound(),
             Stream::CbcPad(s) => s.finish_output_bound(),
             Stream::Ctr(s) => s.finish_output_bound(),
             Stream::Cts(s) => s.finish_output_bound(),
@@ -107,8 +103,8 @@ const MAX_BUFFERED: usize = 64 << 20;
 impl Cipher {
     pub(crate) fn new(m: &Mechanism, key: Arc<Key>, encrypt: bool) -> Result<Cipher> {
         let stream = match &m.kind {
-            Kind::AesEcb => Some(Stream::Ecb(Ecb::new(key.secret()?, encrypt)?)),
-            Kind::AesCbc(iv) => Some(Stream::Cbc(Cbc::new(key.secret()?, iv, encrypt)?)),
+            Kind::AesEcb => Some(Stream::Blocks(Blocks::ecb(key.secret()?, encrypt)?)),
+            Kind::AesCbc(iv) => Some(Stream::Blocks(Blocks::cbc(key.secret()?, iv, encrypt)?)),
             Kind::AesCbcPad(iv) => Some(Stream::CbcPad(CbcPad::new(key.secret()?, iv, encrypt)?)),
             Kind::AesCtr {
                 counter_bits,

@@ -393,14 +393,14 @@ impl Engine {
                 }
             }
             Kind::AesEcbEncryptData(d) => {
-                let mut c = crypto::aes_modes::Ecb::new(bk.secret()?, true)?;
+                let mut c = crypto::aes_modes::Blocks::ecb(bk.secret()?, true)?;
                 let mut v = c.update(d)?;
                 v.extend(c.finish()?);
                 let n = v.len();
                 (Zeroizing::new(v), Some(n))
             }
             Kind::AesCbcEncryptData { iv, data } => {
-                let mut c = crypto::aes_modes::Cbc::new(bk.secret()?, iv, true)?;
+                let mut c = crypto::aes_modes::Blocks::cbc(bk.secret()?, iv, true)?;
                 let mut v = c.update(data)?;
                 v.extend(c.finish()?);
                 let n = v.len();
