@@ -340,6 +340,12 @@ unsafe impl Send for Module {}
 // SAFETY: as above; `Module` has no interior mutability of its own.
 unsafe impl Sync for Module {}
 
+/// The shape of `C_SignInit`, `C_EncryptInit` and `C_DecryptInit`.
+type InitFn = unsafe extern "C" fn(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE) -> CK_RV;
+/// The shape of `C_Sign`, `C_Encrypt` and `C_Decrypt`.
+type SinglePartFn =
+    unsafe extern "C" fn(CK_SESSION_HANDLE, *mut u8, CK_ULONG, *mut u8, *mut CK_ULONG) -> CK_RV;
+
 fn func<F>(f: Option<F>, name: &'static str) -> P11Result<F> {
     f.ok_or(P11Error {
         func: name,
@@ -654,6 +660,38 @@ impl Module {
         Ok(all)
     }
 
+    /// Runs an `*Init` with a key and then the matching single-part call into `out`
+    /// (`C_Sign`, `C_Encrypt`, `C_Decrypt`); returns the output length.
+    #[allow(clippy::too_many_arguments)]
+    fn init_and_run(
+        &self,
+        init: (Option<InitFn>, &'static str),
+        run: (Option<SinglePartFn>, &'static str),
+        s: CK_SESSION_HANDLE,
+        mech: &Mech,
+        key: CK_OBJECT_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> P11Result<usize> {
+        let init_fn = func(init.0, init.1)?;
+        let run_fn = func(run.0, run.1)?;
+        // SAFETY: the mechanism and its parameter live for the call.
+        check(init.1, mech.with_raw(|m| unsafe { init_fn(s, m, key) }))?;
+        let mut n = len(out.len());
+        // SAFETY: `data` is readable and `out` writable for the lengths passed; the module
+        // does not write through the data pointer.
+        check(run.1, unsafe {
+            run_fn(
+                s,
+                data.as_ptr().cast_mut(),
+                len(data.len()),
+                out.as_mut_ptr(),
+                &mut n,
+            )
+        })?;
+        Ok((n as usize).min(out.len()))
+    }
+
     /// `C_SignInit` + `C_Sign` into `out`; returns the signature length.
     pub fn sign(
         &self,
@@ -663,23 +701,16 @@ impl Module {
         data: &[u8],
         out: &mut [u8],
     ) -> P11Result<usize> {
-        let init = func(self.fl().C_SignInit, "C_SignInit")?;
-        let sign = func(self.fl().C_Sign, "C_Sign")?;
-        // SAFETY: the mechanism and its parameter live for the call.
-        check("C_SignInit", mech.with_raw(|m| unsafe { init(s, m, key) }))?;
-        let mut n = len(out.len());
-        // SAFETY: `data` is readable and `out` writable for the lengths passed; the module
-        // does not write through the data pointer.
-        check("C_Sign", unsafe {
-            sign(
-                s,
-                data.as_ptr().cast_mut(),
-                len(data.len()),
-                out.as_mut_ptr(),
-                &mut n,
-            )
-        })?;
-        Ok((n as usize).min(out.len()))
+        let fl = self.fl();
+        self.init_and_run(
+            (fl.C_SignInit, "C_SignInit"),
+            (fl.C_Sign, "C_Sign"),
+            s,
+            mech,
+            key,
+            data,
+            out,
+        )
     }
 
     /// `C_VerifyInit` + `C_Verify`.
@@ -720,25 +751,16 @@ impl Module {
         data: &[u8],
         out: &mut [u8],
     ) -> P11Result<usize> {
-        let init = func(self.fl().C_EncryptInit, "C_EncryptInit")?;
-        let enc = func(self.fl().C_Encrypt, "C_Encrypt")?;
-        // SAFETY: the mechanism and its parameter live for the call.
-        check(
-            "C_EncryptInit",
-            mech.with_raw(|m| unsafe { init(s, m, key) }),
-        )?;
-        let mut n = len(out.len());
-        // SAFETY: `data` is readable and `out` writable for the lengths passed.
-        check("C_Encrypt", unsafe {
-            enc(
-                s,
-                data.as_ptr().cast_mut(),
-                len(data.len()),
-                out.as_mut_ptr(),
-                &mut n,
-            )
-        })?;
-        Ok((n as usize).min(out.len()))
+        let fl = self.fl();
+        self.init_and_run(
+            (fl.C_EncryptInit, "C_EncryptInit"),
+            (fl.C_Encrypt, "C_Encrypt"),
+            s,
+            mech,
+            key,
+            data,
+            out,
+        )
     }
 
     /// `C_DecryptInit` + `C_Decrypt` into `out`; returns the output length.
@@ -750,25 +772,16 @@ impl Module {
         data: &[u8],
         out: &mut [u8],
     ) -> P11Result<usize> {
-        let init = func(self.fl().C_DecryptInit, "C_DecryptInit")?;
-        let dec = func(self.fl().C_Decrypt, "C_Decrypt")?;
-        // SAFETY: the mechanism and its parameter live for the call.
-        check(
-            "C_DecryptInit",
-            mech.with_raw(|m| unsafe { init(s, m, key) }),
-        )?;
-        let mut n = len(out.len());
-        // SAFETY: `data` is readable and `out` writable for the lengths passed.
-        check("C_Decrypt", unsafe {
-            dec(
-                s,
-                data.as_ptr().cast_mut(),
-                len(data.len()),
-                out.as_mut_ptr(),
-                &mut n,
-            )
-        })?;
-        Ok((n as usize).min(out.len()))
+        let fl = self.fl();
+        self.init_and_run(
+            (fl.C_DecryptInit, "C_DecryptInit"),
+            (fl.C_Decrypt, "C_Decrypt"),
+            s,
+            mech,
+            key,
+            data,
+            out,
+        )
     }
 
     /// `C_DigestInit` + `C_Digest` into `out`; returns the digest length.
