@@ -105,10 +105,4 @@ impl ObjectIndex {
             None => Box::new(self.by_handle.values()),
         }
     }
-
-    /// The number of objects.
-    #[allow(dead_code)]
-    pub(crate) fn len(&self) -> usize {
-        self.by_handle.len()
-    }
 }

@@ -22,7 +22,6 @@ pub(crate) enum Key {
     EdPrivate(Ed25519PrivateKey),
     EdPublic(Ed25519PublicKey),
     XPrivate(Zeroizing<Vec<u8>>),
-    XPublic(#[allow(dead_code)] Vec<u8>),
 }
 
 fn attr(a: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
@@ -104,9 +103,6 @@ impl Key {
             (Some(CKO_PRIVATE_KEY), Some(CKK_EC_MONTGOMERY)) => {
                 Key::XPrivate(Zeroizing::new(attr(a, CKA_VALUE)?.to_vec()))
             }
-            (Some(CKO_PUBLIC_KEY), Some(CKK_EC_MONTGOMERY)) => {
-                Key::XPublic(unwrap_octet_string(attr(a, CKA_EC_POINT)?).to_vec())
-            }
             _ => return Err(Error::KeyTypeInconsistent),
         })
     }
@@ -127,7 +123,7 @@ impl Key {
             Key::EcPrivate(e) => 2 * e.curve().field_len(),
             Key::EcPublic(e) => 2 * e.curve().field_len(),
             Key::EdPrivate(_) | Key::EdPublic(_) => 64,
-            Key::Secret(..) | Key::XPrivate(_) | Key::XPublic(_) => 0,
+            Key::Secret(..) | Key::XPrivate(_) => 0,
         }
     }
 }
