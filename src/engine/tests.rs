@@ -51,8 +51,7 @@ fn user_session(e: &Engine) -> SessionHandle {
     h
 }
 
-fn data(e: &Engine, r: Result<Produced>) -> Vec<u8> {
-    let _ = e;
+fn data(r: Result<Produced>) -> Vec<u8> {
     match r.unwrap() {
         Produced::Data(v) => v,
         Produced::Needed(n) => panic!("needed {n}"),
@@ -439,16 +438,13 @@ fn aes_gcm_and_cbc_pad() {
         e.encrypt(h, &msg, Out::Capacity(3)).unwrap(),
         Produced::Needed(msg.len() + 16)
     );
-    let ct = data(&e, e.encrypt(h, &msg, Out::Capacity(1000)));
+    let ct = data(e.encrypt(h, &msg, Out::Capacity(1000)));
     assert_eq!(ct.len(), msg.len() + 16);
     // Multi-part decryption gives the same plaintext.
     e.decrypt_init(h, &gcm, key).unwrap();
-    let mut pt = data(&e, e.decrypt_update(h, &ct[..10], Out::Capacity(1000)));
-    pt.extend(data(
-        &e,
-        e.decrypt_update(h, &ct[10..], Out::Capacity(1000)),
-    ));
-    pt.extend(data(&e, e.decrypt_final(h, Out::Capacity(1000))));
+    let mut pt = data(e.decrypt_update(h, &ct[..10], Out::Capacity(1000)));
+    pt.extend(data(e.decrypt_update(h, &ct[10..], Out::Capacity(1000))));
+    pt.extend(data(e.decrypt_final(h, Out::Capacity(1000))));
     assert_eq!(pt, msg);
     // A flipped bit is refused and ends the operation.
     let mut bad = ct.clone();
@@ -465,17 +461,17 @@ fn aes_gcm_and_cbc_pad() {
 
     let cbc = mk(CKM_AES_CBC_PAD, Kind::AesCbcPad([9; 16]));
     e.encrypt_init(h, &cbc, key).unwrap();
-    let single = data(&e, e.encrypt(h, &msg, Out::Capacity(1000)));
+    let single = data(e.encrypt(h, &msg, Out::Capacity(1000)));
     assert_eq!(single.len(), 48);
     e.encrypt_init(h, &cbc, key).unwrap();
     let mut multi = Vec::new();
     for chunk in msg.chunks(7) {
-        multi.extend(data(&e, e.encrypt_update(h, chunk, Out::Capacity(1000))));
+        multi.extend(data(e.encrypt_update(h, chunk, Out::Capacity(1000))));
     }
-    multi.extend(data(&e, e.encrypt_final(h, Out::Capacity(1000))));
+    multi.extend(data(e.encrypt_final(h, Out::Capacity(1000))));
     assert_eq!(single, multi);
     e.decrypt_init(h, &cbc, key).unwrap();
-    assert_eq!(data(&e, e.decrypt(h, &single, Out::Capacity(1000))), msg);
+    assert_eq!(data(e.decrypt(h, &single, Out::Capacity(1000))), msg);
 }
 
 #[test]
@@ -496,7 +492,7 @@ fn ecdsa_and_rsa_sign_verify() {
         .unwrap();
     let msg = b"message to sign";
     e.sign_init(h, &m(CKM_ECDSA_SHA256), privk).unwrap();
-    let sig = data(&e, e.sign(h, msg, Out::Capacity(200)));
+    let sig = data(e.sign(h, msg, Out::Capacity(200)));
     assert_eq!(sig.len(), 64);
     e.verify_init(h, &m(CKM_ECDSA_SHA256), pubk).unwrap();
     e.verify(h, msg, &sig).unwrap();
@@ -514,7 +510,7 @@ fn ecdsa_and_rsa_sign_verify() {
     for len in [20usize, 32, 64] {
         let digest = vec![0x5a; len];
         e.sign_init(h, &m(CKM_ECDSA), privk).unwrap();
-        let s = data(&e, e.sign(h, &digest, Out::Capacity(200)));
+        let s = data(e.sign(h, &digest, Out::Capacity(200)));
         e.verify_init(h, &m(CKM_ECDSA), pubk).unwrap();
         e.verify(h, &digest, &s).unwrap();
     }
@@ -529,12 +525,12 @@ fn ecdsa_and_rsa_sign_verify() {
         .unwrap();
     e.sign_init(h, &m(CKM_SHA256_RSA_PKCS), rpriv).unwrap();
     assert_eq!(e.sign(h, msg, Out::Query).unwrap(), Produced::Needed(256));
-    let s1 = data(&e, e.sign(h, msg, Out::Capacity(256)));
+    let s1 = data(e.sign(h, msg, Out::Capacity(256)));
     // CKM_RSA_PKCS over the caller's DigestInfo gives the same signature.
     let mut di = HashAlg::Sha256.digest_info_prefix().to_vec();
     di.extend(crate::crypto::digest(HashAlg::Sha256, msg));
     e.sign_init(h, &m(CKM_RSA_PKCS), rpriv).unwrap();
-    let s2 = data(&e, e.sign(h, &di, Out::Capacity(256)));
+    let s2 = data(e.sign(h, &di, Out::Capacity(256)));
     assert_eq!(s1, s2);
     e.verify_init(h, &m(CKM_SHA256_RSA_PKCS), rpub).unwrap();
     e.verify_update(h, &msg[..4]).unwrap();
@@ -553,7 +549,7 @@ fn ecdsa_and_rsa_sign_verify() {
     )
     .unwrap();
     e.sign_update(h, msg).unwrap();
-    let s3 = data(&e, e.sign_final(h, Out::Capacity(256)));
+    let s3 = data(e.sign_final(h, Out::Capacity(256)));
     e.verify_init(h, &mk(CKM_SHA256_RSA_PKCS_PSS, Kind::RsaPssWith(pss)), rpub)
         .unwrap();
     e.verify(h, msg, &s3).unwrap();
@@ -628,7 +624,7 @@ fn digests_single_and_multi_part() {
             e.digest(h, b"abcdef", Out::Query).unwrap(),
             Produced::Needed(expect.len())
         );
-        assert_eq!(data(&e, e.digest(h, b"abcdef", Out::Capacity(64))), expect);
+        assert_eq!(data(e.digest(h, b"abcdef", Out::Capacity(64))), expect);
         e.digest_init(
             h,
             &mk(
@@ -643,7 +639,7 @@ fn digests_single_and_multi_part() {
         .unwrap();
         e.digest_update(h, b"abc").unwrap();
         e.digest_update(h, b"def").unwrap();
-        assert_eq!(data(&e, e.digest_final(h, Out::Capacity(64))), expect);
+        assert_eq!(data(e.digest_final(h, Out::Capacity(64))), expect);
     }
 }
 
