@@ -39,6 +39,17 @@ pub struct Config {
     /// PBKDF2 iterations for new PIN verifiers.
     #[serde(default = "default_pin_iterations")]
     pub pin_iterations: u32,
+    /// Whether to keep the rollback witness (see [`crate::store::witness`]).
+    #[serde(default = "default_true")]
+    pub rollback_witness: bool,
+    /// Where the rollback witness files are kept; by default `$XDG_STATE_HOME/custos` or
+    /// `~/.local/state/custos`.
+    #[serde(default)]
+    pub witness_dir: Option<PathBuf>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_max_pin_failures() -> u32 {
@@ -69,7 +80,28 @@ impl Config {
             shares_env: None,
             max_pin_failures: DEFAULT_MAX_PIN_FAILURES,
             pin_iterations: default_pin_iterations(),
+            rollback_witness: true,
+            witness_dir: None,
         }
+    }
+
+    /// The directory of the rollback witness files, or `None` when the witness is switched off
+    /// or no location can be found (no `witness_dir`, `XDG_STATE_HOME` or `HOME`).
+    pub fn witness_location(&self) -> Option<PathBuf> {
+        if !self.rollback_witness {
+            return None;
+        }
+        if let Some(d) = &self.witness_dir {
+            return Some(d.clone());
+        }
+        let var = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        var("XDG_STATE_HOME")
+            .map(|x| x.join("custos"))
+            .or_else(|| var("HOME").map(|h| h.join(".local/state/custos")))
     }
 
     /// Parses TOML text. Relative paths are taken relative to `base` (the file's directory).
@@ -93,6 +125,11 @@ impl Config {
             for s in &mut c.shares {
                 if s.is_relative() {
                     *s = base.join(&*s);
+                }
+            }
+            if let Some(w) = &mut c.witness_dir {
+                if w.is_relative() {
+                    *w = base.join(&*w);
                 }
             }
         }

@@ -258,6 +258,9 @@ impl Engine {
     /// engine still opens, with every token absent.
     pub fn open(config: Config) -> Result<Engine> {
         let mut store = Store::open(&config.store)?;
+        if let Some(dir) = config.witness_location() {
+            store.set_witness_dir(&dir);
+        }
         let header = store.header().clone();
         let mut seal_problem = None;
         match provision::collect_shares(&config) {
@@ -355,7 +358,11 @@ impl Engine {
         self.last_sync
             .store(self.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if lock(&self.store).external_change()? {
-            self.reload()?;
+            if let Err(e) = self.reload() {
+                // A store that fails verification stays refused: look again on every call.
+                lock(&self.store).invalidate();
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -373,13 +380,8 @@ impl Engine {
     }
 
     fn reload(&self) -> Result<()> {
-        let (tokens, objects) = {
-            let st = lock(&self.store);
-            (
-                st.list(RecordKind::Token, None)?,
-                st.list(RecordKind::Object, None)?,
-            )
-        };
+        let snap = lock(&self.store).snapshot()?;
+        let (tokens, objects) = (snap.tokens, snap.objects);
         let mut records: HashMap<u32, TokenRecord> = HashMap::new();
         for r in tokens {
             records.insert(r.slot, TokenRecord::decode(&r.plain)?);
@@ -1071,6 +1073,9 @@ impl Engine {
     /// Opens the store and unseals it with explicit shares (the CLI's path).
     pub fn open_with_shares(config: Config, shares: Vec<Share>) -> Result<Engine> {
         let mut store = Store::open(&config.store)?;
+        if let Some(dir) = config.witness_location() {
+            store.set_witness_dir(&dir);
+        }
         let header = store.header().clone();
         provision::unseal_store(&mut store, shares).map_err(|e| Error::General(e.to_string()))?;
         Self::with_store(config, store, header, None)

@@ -23,6 +23,18 @@ pub enum StoreError {
         /// Record id.
         id: u64,
     },
+    /// The store as a whole failed verification: the records do not match the sealed
+    /// integrity state (a record was deleted, added or replaced by an older copy), the
+    /// header does not match its sealed digest, or the integrity state itself is damaged.
+    IntegrityFailure(String),
+    /// The store shows an older write generation than one already seen for it: the store
+    /// (or its integrity state) was rolled back to an earlier copy.
+    RolledBack {
+        /// The highest generation seen before (in this process or in the rollback witness).
+        seen: u64,
+        /// The generation the store shows now.
+        found: u64,
+    },
     /// The database stayed locked by another process past the busy timeout.
     Busy,
     /// Any other SQLite failure, with SQLite's message.
@@ -57,6 +69,14 @@ impl fmt::Display for StoreError {
             StoreError::RecordCorrupt { kind, id } => write!(
                 f,
                 "record kind {kind} id {id} failed integrity check (tampered, moved, or wrong master key)"
+            ),
+            StoreError::IntegrityFailure(why) => {
+                write!(f, "store failed its integrity check: {why}")
+            }
+            StoreError::RolledBack { seen, found } => write!(
+                f,
+                "store was rolled back: it shows write generation {found}, but generation {seen} \
+                 was already seen (an older copy of the store was put in place)"
             ),
             StoreError::Busy => write!(
                 f,

@@ -9,9 +9,18 @@
 //! authenticated data, so a record that is altered or moved fails to open with
 //! [`StoreError::RecordCorrupt`].
 //!
+//! Each record authenticates alone, but that cannot reveal a record deleted, added, or put
+//! back from an older copy of the store. So the store also keeps a sealed *integrity state*
+//! (see [`state`]): the number of records, the XOR of their keyed digests, a digest of the
+//! plain header and a write generation that grows with every commit. Every write transaction
+//! updates it; [`Store::snapshot`] reads everything in one read transaction and checks it; and
+//! the generation is compared with the highest one seen before, in this process and in the
+//! rollback witness file ([`witness`]), so a store rolled back to an older copy is refused.
+//!
 //! Schema:
 //! - `header(id = 1, blob)`: the encoded [`StoreHeader`];
 //! - `counter(id = 1, next)`: the next id handed out by [`WriteTx::alloc_id`];
+//! - `state(id = 1, blob)`: the sealed integrity state (absent only in a store never written);
 //! - `records(kind, id, slot, blob)`: sealed records, keyed by `(kind, id)`.
 //!
 //! Ids are stored in SQLite's signed 64-bit integer column by reinterpreting the bits
@@ -22,6 +31,8 @@
 mod error;
 mod header;
 mod seal;
+mod state;
+pub mod witness;
 
 use std::cell::Cell;
 use std::fmt;
@@ -30,6 +41,8 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use zeroize::Zeroizing;
+
+use state::{IntegrityState, STATE_KIND};
 
 pub use error::StoreError;
 pub use header::StoreHeader;
@@ -52,6 +65,10 @@ CREATE TABLE header (
 CREATE TABLE counter (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     next INTEGER NOT NULL
+);
+CREATE TABLE state (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    blob BLOB NOT NULL
 );
 CREATE TABLE records (
     kind INTEGER NOT NULL,
@@ -115,13 +132,31 @@ impl fmt::Debug for Record {
     }
 }
 
+/// Every record of a store, read in one read transaction and verified against the sealed
+/// integrity state, as returned by [`Store::snapshot`].
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The write generation the records belong to.
+    pub generation: u64,
+    /// Token records, ordered by id.
+    pub tokens: Vec<Record>,
+    /// Object records, ordered by id.
+    pub objects: Vec<Record>,
+    /// Store-wide metadata records, ordered by id.
+    pub meta: Vec<Record>,
+}
+
 /// An open store. Not shared between threads; each process (or thread) opens its own.
 pub struct Store {
     conn: Connection,
     dir: PathBuf,
     header: StoreHeader,
+    /// SHA-256 of the header bytes as read from the database.
+    header_digest: [u8; 32],
     key: Option<SealKey>,
     data_version: Cell<i64>,
+    /// Highest write generation seen, and the rollback witness.
+    generations: witness::Generations,
 }
 
 impl fmt::Debug for Store {
@@ -130,6 +165,7 @@ impl fmt::Debug for Store {
             .field("dir", &self.dir)
             .field("header", &self.header)
             .field("unsealed", &self.key.is_some())
+            .field("seen_generation", &self.generations.seen())
             .finish()
     }
 }
@@ -296,8 +332,10 @@ impl Store {
             conn,
             dir: dir.to_path_buf(),
             header: header.clone(),
+            header_digest: sha256(&encoded),
             key: None,
             data_version: Cell::new(data_version),
+            generations: witness::Generations::default(),
         })
     }
 
@@ -330,7 +368,10 @@ impl Store {
             return Err(StoreError::NotFound(dir.to_path_buf()));
         }
         configure(&conn)?;
-        if !table_exists(&conn, "records")? || !table_exists(&conn, "counter")? {
+        if !table_exists(&conn, "records")?
+            || !table_exists(&conn, "counter")?
+            || !table_exists(&conn, "state")?
+        {
             return Err(StoreError::HeaderCorrupt(
                 "database schema is incomplete".into(),
             ));
@@ -345,9 +386,24 @@ impl Store {
             conn,
             dir: dir.to_path_buf(),
             header,
+            header_digest: sha256(&blob),
             key: None,
             data_version: Cell::new(data_version),
+            generations: witness::Generations::default(),
         })
+    }
+
+    /// Keeps the highest write generation of this store in a witness file in `dir` (outside
+    /// the store directory), and refuses from now on a store older than the witness says.
+    /// See [`witness`] for what this protects against.
+    pub fn set_witness_dir(&mut self, dir: &Path) {
+        self.generations
+            .set_witness(witness::Witness::new(dir, &self.header.store_id));
+    }
+
+    /// The highest write generation seen so far through this handle.
+    pub fn seen_generation(&self) -> u64 {
+        self.generations.seen()
     }
 
     /// The store's plain header.
@@ -452,10 +508,25 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut wtx = WriteTx { tx: &tx, key };
+        let state = read_state(&tx, key, &self.header_digest)?;
+        // Nothing is written on top of a store older than one already seen.
+        self.generations.check_not_older(state.generation)?;
+        let mut wtx = WriteTx {
+            tx: &tx,
+            key,
+            state,
+        };
         match f(&mut wtx) {
             Ok(v) => {
+                let mut state = wtx.state;
+                state.generation = state
+                    .generation
+                    .checked_add(1)
+                    .ok_or_else(|| StoreError::IntegrityFailure("generation exhausted".into()))?;
+                write_state(&tx, key, &state)?;
                 tx.commit()?;
+                // Recorded after the commit, so the witness never runs ahead of the store.
+                self.generations.observe(state.generation)?;
                 Ok(v)
             }
             Err(e) => {
@@ -467,6 +538,66 @@ impl Store {
         }
     }
 
+    /// Reads every record in one read transaction and verifies the store as a whole: each
+    /// record authenticates in its place, the records match the sealed integrity state
+    /// (count and digest sum), the plain header matches its sealed digest, and the write
+    /// generation is not older than one seen before. Any failure refuses the whole snapshot.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let key = self.seal_key()?;
+        // A deferred transaction: every read below sees the same committed state.
+        let tx = self.conn.unchecked_transaction()?;
+        let state = read_state(&tx, key, &self.header_digest)?;
+        let mut check = IntegrityState::empty(self.header_digest);
+        let mut snap = Snapshot {
+            generation: state.generation,
+            ..Snapshot::default()
+        };
+        {
+            let mut stmt = tx.prepare_cached("SELECT kind, id, slot, blob FROM records")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let kind_v: i64 = row.get(0)?;
+                let id = id_from_sql(row.get(1)?);
+                let blob: Vec<u8> = row.get(3)?;
+                let kind = u16::try_from(kind_v)
+                    .ok()
+                    .and_then(RecordKind::from_u16)
+                    .ok_or_else(|| {
+                        StoreError::IntegrityFailure(format!("unknown record kind {kind_v}"))
+                    })?;
+                let slot = slot_from_sql(row.get(2)?, kind, id)?;
+                let plain = key.open(kind.as_u16(), id, slot, &blob)?;
+                check.toggle(&key.record_digest(kind.as_u16(), id, slot, &blob));
+                check.records += 1;
+                let rec = Record { id, slot, plain };
+                match kind {
+                    RecordKind::Token => snap.tokens.push(rec),
+                    RecordKind::Object => snap.objects.push(rec),
+                    RecordKind::Meta => snap.meta.push(rec),
+                }
+            }
+        }
+        drop(tx);
+        if check.records != state.records || check.digest_sum != state.digest_sum {
+            return Err(StoreError::IntegrityFailure(format!(
+                "the {} records present do not match the sealed integrity state ({} records): \
+                 a record was deleted, added, or replaced by an older copy",
+                check.records, state.records
+            )));
+        }
+        self.generations.observe(state.generation)?;
+        for list in [&mut snap.tokens, &mut snap.objects, &mut snap.meta] {
+            list.sort_by_key(|r| r.id);
+        }
+        Ok(snap)
+    }
+
+    /// Makes the next [`Store::external_change`] report a change, so a caller whose reload
+    /// failed looks at the store again on its next call instead of going on with old data.
+    pub fn invalidate(&self) {
+        self.data_version.set(-1);
+    }
+
     /// Returns `true` if another connection (in this or another process) has committed
     /// to the store since the previous call (or since open). This connection's own
     /// commits do not count. Cheap: one `PRAGMA data_version` query.
@@ -476,6 +607,60 @@ impl Store {
         self.data_version.set(v);
         Ok(changed)
     }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Reads and checks the integrity state. A store that was never written has none: that is
+/// accepted only while the store holds no record and has handed out no id.
+fn read_state(
+    conn: &Connection,
+    key: &SealKey,
+    header_digest: &[u8; 32],
+) -> Result<IntegrityState, StoreError> {
+    let blob: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT blob FROM state WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let Some(blob) = blob else {
+        let records: i64 = conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
+        let next: Option<i64> = conn
+            .query_row("SELECT next FROM counter WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        if records != 0 || next != Some(1) {
+            return Err(StoreError::IntegrityFailure(
+                "the integrity state is missing from a store that has been written".into(),
+            ));
+        }
+        return Ok(IntegrityState::empty(*header_digest));
+    };
+    let plain = key.open(STATE_KIND, 0, 0, &blob).map_err(|_| {
+        StoreError::IntegrityFailure(
+            "the integrity state failed authentication (tampered, or wrong master key)".into(),
+        )
+    })?;
+    let state = IntegrityState::decode(&plain)?;
+    if state.header_digest != *header_digest {
+        return Err(StoreError::IntegrityFailure(
+            "the plain store header does not match its sealed digest (the header was edited)"
+                .into(),
+        ));
+    }
+    Ok(state)
+}
+
+fn write_state(conn: &Connection, key: &SealKey, state: &IntegrityState) -> Result<(), StoreError> {
+    let blob = key.seal(STATE_KIND, 0, 0, &state.encode())?;
+    conn.prepare_cached(
+        "INSERT INTO state (id, blob) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET blob = excluded.blob",
+    )?
+    .execute([blob])?;
+    Ok(())
 }
 
 fn get_record(
@@ -505,6 +690,9 @@ fn get_record(
 pub struct WriteTx<'a> {
     tx: &'a rusqlite::Transaction<'a>,
     key: &'a SealKey,
+    /// The integrity state as it will be after this transaction, kept up to date by every
+    /// change.
+    state: IntegrityState,
 }
 
 impl WriteTx<'_> {
@@ -518,6 +706,11 @@ impl WriteTx<'_> {
         plain: &[u8],
     ) -> Result<(), StoreError> {
         let blob = self.key.seal(kind.as_u16(), id, slot, plain)?;
+        if !self.forget_existing(kind, id)? {
+            self.state.records += 1;
+        }
+        self.state
+            .toggle(&self.key.record_digest(kind.as_u16(), id, slot, &blob));
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO records (kind, id, slot, blob) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (kind, id) DO UPDATE SET slot = excluded.slot, blob = excluded.blob",
@@ -528,6 +721,10 @@ impl WriteTx<'_> {
 
     /// Deletes record (`kind`, `id`); returns whether it existed.
     pub fn delete(&mut self, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
+        if !self.forget_existing(kind, id)? {
+            return Ok(false);
+        }
+        self.state.records = self.state.records.saturating_sub(1);
         let mut stmt = self
             .tx
             .prepare_cached("DELETE FROM records WHERE kind = ?1 AND id = ?2")?;
@@ -537,6 +734,21 @@ impl WriteTx<'_> {
 
     /// Deletes every record of `kind` in `slot`; returns how many were deleted.
     pub fn delete_slot(&mut self, kind: RecordKind, slot: u32) -> Result<u64, StoreError> {
+        let doomed: Vec<(i64, Vec<u8>)> = {
+            let mut stmt = self
+                .tx
+                .prepare_cached("SELECT id, blob FROM records WHERE kind = ?1 AND slot = ?2")?;
+            let rows =
+                stmt.query_map(params![kind.as_u16(), slot], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, blob) in &doomed {
+            let digest = self
+                .key
+                .record_digest(kind.as_u16(), id_from_sql(*id), slot, blob);
+            self.state.toggle(&digest);
+            self.state.records = self.state.records.saturating_sub(1);
+        }
         let mut stmt = self
             .tx
             .prepare_cached("DELETE FROM records WHERE kind = ?1 AND slot = ?2")?;
@@ -564,6 +776,25 @@ impl WriteTx<'_> {
         self.tx
             .execute("UPDATE counter SET next = ?1 WHERE id = 1", [after])?;
         Ok(id_from_sql(next))
+    }
+
+    /// Removes the digest of the current record (`kind`, `id`), if there is one, from the
+    /// integrity state; returns whether it existed.
+    fn forget_existing(&mut self, kind: RecordKind, id: u64) -> Result<bool, StoreError> {
+        let old: Option<(i64, Vec<u8>)> = self
+            .tx
+            .prepare_cached("SELECT slot, blob FROM records WHERE kind = ?1 AND id = ?2")?
+            .query_row(params![kind.as_u16(), id_to_sql(id)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((slot, blob)) = old else {
+            return Ok(false);
+        };
+        let slot = slot_from_sql(slot, kind, id)?;
+        self.state
+            .toggle(&self.key.record_digest(kind.as_u16(), id, slot, &blob));
+        Ok(true)
     }
 
     /// Reads and decrypts one record as seen inside this transaction.

@@ -5,12 +5,17 @@
 //! `b"custos-record" || kind u16 LE || id u64 LE || slot u32 LE || version u16 LE`.
 
 use aws_lc_rs::aead::{Aad, Nonce, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::hmac;
 use zeroize::Zeroizing;
 
 use super::error::StoreError;
 use super::STORE_FORMAT_VERSION;
 
 const AAD_LABEL: &[u8] = b"custos-record";
+/// Message under which the record-digest key is derived from the seal key bytes.
+const DIGEST_KEY_LABEL: &[u8] = b"custos-record-digest-key-v1";
+/// Domain label of every record digest.
+const DIGEST_LABEL: &[u8] = b"custos-record-digest";
 const TAG_LEN: usize = 16;
 const PREFIX_LEN: usize = 2 + NONCE_LEN;
 
@@ -20,6 +25,9 @@ const PREFIX_LEN: usize = 2 + NONCE_LEN;
 /// the caller's key bytes are not copied. There is deliberately no `Clone` and no `Debug`.
 pub struct SealKey {
     key: RandomizedNonceKey,
+    /// HMAC-SHA256 key for record digests (see [`SealKey::record_digest`]), derived from the
+    /// same bytes under a distinct label.
+    digest: hmac::Key,
 }
 
 impl SealKey {
@@ -28,7 +36,33 @@ impl SealKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<SealKey, StoreError> {
         let key = RandomizedNonceKey::new(&AES_256_GCM, bytes)
             .map_err(|_| StoreError::Crypto("cannot initialise AES-256-GCM key"))?;
-        Ok(SealKey { key })
+        let derived = Zeroizing::new(
+            hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, bytes), DIGEST_KEY_LABEL)
+                .as_ref()
+                .to_vec(),
+        );
+        let digest = hmac::Key::new(hmac::HMAC_SHA256, &derived);
+        Ok(SealKey { key, digest })
+    }
+
+    /// A keyed digest of one sealed record in its place: HMAC-SHA256 over
+    /// `"custos-record-digest" || kind u16 || id u64 || slot u32 || blob`.
+    ///
+    /// The store keeps the XOR of the digests of all its records, sealed in its integrity
+    /// state. The digests are pseudorandom to anyone without the key, so no set of records
+    /// other than the genuine one (an older copy of a record, a deleted or an added record)
+    /// reproduces that sum.
+    pub(crate) fn record_digest(&self, kind: u16, id: u64, slot: u32, blob: &[u8]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.digest);
+        ctx.update(DIGEST_LABEL);
+        ctx.update(&kind.to_le_bytes());
+        ctx.update(&id.to_le_bytes());
+        ctx.update(&slot.to_le_bytes());
+        ctx.update(blob);
+        let tag = ctx.sign();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 
     /// Encrypts `plain` for record (`kind`, `id`, `slot`) with a fresh random nonce.

@@ -109,10 +109,10 @@ impl Fixture {
             std::env::remove_var(v);
         }
         std::env::set_var("CUSTOS_QUIET", "1");
-        Fixture {
-            tmp: tempfile::tempdir().expect("a temporary directory"),
-            _guard: guard,
-        }
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        // Rollback witnesses go to the test's own directory, not the user's state directory.
+        std::env::set_var("XDG_STATE_HOME", tmp.path().join("state"));
+        Fixture { tmp, _guard: guard }
     }
 
     /// A fixture with a fresh `--dev` store of `slots` slots, named by `CUSTOS_STORE`.
