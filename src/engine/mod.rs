@@ -192,6 +192,10 @@ pub struct Engine {
     /// When the store was last checked for other processes' changes (ns since `epoch`).
     last_sync: AtomicU64,
     epoch: std::time::Instant,
+    /// Lock-free check of the store's shared WAL index, and its token as of the last full
+    /// check (0: none yet).
+    probe: Option<crate::store::ChangeProbe>,
+    probe_token: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -287,6 +291,7 @@ impl Engine {
         seal_problem: Option<String>,
     ) -> Result<Engine> {
         let unsealed = store.is_unsealed();
+        let probe = store.change_probe();
         let slots = (0..header.slot_count)
             .map(|id| Slot {
                 id,
@@ -305,6 +310,8 @@ impl Engine {
             next_object: AtomicU64::new(SESSION_OBJECT_BASE),
             last_sync: AtomicU64::new(0),
             epoch: std::time::Instant::now(),
+            probe,
+            probe_token: AtomicU64::new(0),
         };
         if e.unsealed {
             // Prime the change counter, then load everything once.
@@ -357,12 +364,28 @@ impl Engine {
         }
         self.last_sync
             .store(self.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        if lock(&self.store).external_change()? {
+        // The probe is read before the full check, so a commit landing in between is seen by
+        // the check (and changes the token again for the next call).
+        let token = self.probe.as_ref().and_then(|p| p.token());
+        if let Some(t) = token {
+            if t == self.probe_token.load(Ordering::Acquire) {
+                return Ok(());
+            }
+        }
+        let store = lock(&self.store);
+        if store.external_change()? {
+            drop(store);
             if let Err(e) = self.reload() {
                 // A store that fails verification stays refused: look again on every call.
+                self.probe_token.store(0, Ordering::Release);
                 lock(&self.store).invalidate();
                 return Err(e);
             }
+        } else {
+            drop(store);
+        }
+        if let Some(t) = token {
+            self.probe_token.store(t, Ordering::Release);
         }
         Ok(())
     }

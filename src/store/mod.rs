@@ -146,6 +146,49 @@ pub struct Snapshot {
     pub meta: Vec<Record>,
 }
 
+/// A lock-free way to notice that some connection may have committed to the store: it reads
+/// the header of SQLite's shared WAL index (the `-shm` file), whose change counter, last frame
+/// and salts every commit updates (the layout is part of SQLite's documented WAL file
+/// format). Reading it costs one `pread`, takes no lock and can be done from any thread.
+///
+/// The probe only decides when [`Store::external_change`] is worth asking: a different token
+/// means "look", an equal token means no commit happened in between. A header whose two
+/// copies disagree (a writer is updating it) gives no token, which callers treat as a change.
+#[derive(Debug)]
+pub struct ChangeProbe {
+    shm: std::fs::File,
+}
+
+/// Size of one copy of SQLite's WAL-index header.
+const WAL_INDEX_HEADER_LEN: usize = 48;
+
+impl ChangeProbe {
+    /// A token that changes whenever a transaction commits, or `None` when the header could
+    /// not be read consistently.
+    #[cfg(unix)]
+    pub fn token(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 2 * WAL_INDEX_HEADER_LEN];
+        let n = self.shm.read_at(&mut buf, 0).ok()?;
+        let (a, b) = buf.split_at(WAL_INDEX_HEADER_LEN);
+        if n < buf.len() || a != b {
+            return None;
+        }
+        // FNV-1a over the header: the fields that change on commit all feed the token.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &x in a {
+            h = (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Some(h)
+    }
+
+    /// Without positioned reads the probe never vouches for anything.
+    #[cfg(not(unix))]
+    pub fn token(&self) -> Option<u64> {
+        None
+    }
+}
+
 /// An open store. Not shared between threads; each process (or thread) opens its own.
 pub struct Store {
     conn: Connection,
@@ -590,6 +633,14 @@ impl Store {
             list.sort_by_key(|r| r.id);
         }
         Ok(snap)
+    }
+
+    /// A [`ChangeProbe`] on this store's shared WAL index, or `None` if it cannot be opened.
+    pub fn change_probe(&self) -> Option<ChangeProbe> {
+        let path = self.dir.join(format!("{DB_FILE}-shm"));
+        std::fs::File::open(path)
+            .ok()
+            .map(|shm| ChangeProbe { shm })
     }
 
     /// Makes the next [`Store::external_change`] report a change, so a caller whose reload

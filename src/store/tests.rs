@@ -1003,3 +1003,33 @@ fn a_handle_refuses_a_store_older_than_it_has_seen() {
         Err(StoreError::RolledBack { seen: 7, found: 6 })
     ));
 }
+
+#[test]
+fn change_probe_sees_every_commit_of_any_connection() {
+    let (tmp, mut a) = new_store();
+    let dir = tmp.path().join("store");
+    a.write(|tx| tx.put(RecordKind::Object, 1, 0, b"one"))
+        .unwrap();
+    let probe = a
+        .change_probe()
+        .expect("the WAL index exists once the store is in use");
+    let t0 = probe.token().expect("a consistent header");
+    assert_eq!(probe.token(), Some(t0), "no commit, no change");
+    a.snapshot().unwrap();
+    assert_eq!(probe.token(), Some(t0), "reads change nothing");
+    let mut b = unsealed(&dir);
+    b.write(|tx| tx.put(RecordKind::Object, 2, 0, b"two"))
+        .unwrap();
+    let t1 = probe.token().unwrap();
+    assert_ne!(t1, t0, "another connection's commit changes the token");
+    a.write(|tx| tx.put(RecordKind::Object, 3, 0, b"three"))
+        .unwrap();
+    let t2 = probe.token().unwrap();
+    assert_ne!(t2, t1, "this connection's commit changes it too");
+    // A rolled-back transaction commits nothing.
+    let _ = b.write(|tx| {
+        tx.put(RecordKind::Object, 4, 0, b"four")?;
+        Err::<(), _>(StoreError::Busy)
+    });
+    assert_eq!(probe.token(), Some(t2));
+}
