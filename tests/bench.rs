@@ -42,6 +42,10 @@ const QUICK_ROWS: &[(&str, &[u64])] = &[
     ("C_FindObjects by CKA_ID, 100 objects", &[1, 2]),
     ("C_FindObjects by CKA_LABEL, 100 objects", &[1, 2]),
     ("C_Initialize + first C_FindObjects, 100 objects", &[1]),
+    (
+        "Peak RSS after C_Initialize + first C_FindObjects, 100 objects",
+        &[1],
+    ),
     ("C_Login + C_Logout", &[1]),
     ("C_Login + C_Logout latency", &[1]),
 ];
@@ -390,6 +394,7 @@ fn quick_run_reports_every_row_and_leaves_the_token_clean() {
             let unit = r.get("unit").and_then(Json::str).expect("a unit");
             let want_unit = match *name {
                 "C_Initialize + first C_FindObjects, 100 objects" => "ms",
+                "Peak RSS after C_Initialize + first C_FindObjects, 100 objects" => "MiB",
                 "C_Login + C_Logout latency" => "ms/op",
                 _ => "ops/s",
             };

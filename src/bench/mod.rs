@@ -32,6 +32,7 @@ use report::{Legend, Other, RowResult};
 
 /// The line the init probe prints its measurement on.
 const PROBE_PREFIX: &str = "init-probe-us ";
+const RSS_PREFIX: &str = "init-probe-peak-rss-kib ";
 
 /// Arguments of `custos bench`.
 #[derive(clap::Args, Debug, Clone)]
@@ -190,6 +191,7 @@ fn all_rows(pops: &[usize]) -> Vec<Kind> {
     }
     if let Some(&max) = pops.last() {
         v.push(Kind::InitProbe { pop: max });
+        v.push(Kind::PeakRss { pop: max });
     }
     v.push(Kind::Login);
     v
@@ -815,7 +817,10 @@ fn run_rows(
 
 /// Runs the row's operation once on the module and checks its output.
 fn check_once(kind: Kind, t: &Target, mat: &Material, prep: &Prep) -> Result<(), String> {
-    if matches!(kind, Kind::InitProbe { .. } | Kind::Login) {
+    if matches!(
+        kind,
+        Kind::InitProbe { .. } | Kind::PeakRss { .. } | Kind::Login
+    ) {
         return Ok(());
     }
     let c = t.ctx(mat);
@@ -860,7 +865,8 @@ fn run_row(
                     .map_err(|e| format!("{}: before the login row: {e}", t.tag))?;
             }
             let r = match kind {
-                Kind::InitProbe { pop } => init_probe(t, mat, pop),
+                Kind::InitProbe { pop } => init_probe(t, mat, pop).map(|(ms, _)| ms),
+                Kind::PeakRss { pop } => init_probe(t, mat, pop).map(|(_, mib)| mib),
                 _ => measure(t, mat, kind, prep, threads, st.seconds).map_err(|e| e.to_string()),
             };
             if kind == Kind::Login {
@@ -1003,8 +1009,9 @@ fn measure_reference(kind: Kind, mat: &Material, seconds: f64) -> Option<Result<
     Some(Ok(n as f64 / start.elapsed().as_secs_f64().max(1e-9)))
 }
 
-/// Runs the init probe in a fresh process; returns milliseconds.
-fn init_probe(t: &Target, mat: &Material, pop: usize) -> Result<f64, String> {
+/// Runs the init probe in a fresh process; returns milliseconds and the child's peak
+/// resident memory in MiB.
+fn init_probe(t: &Target, mat: &Material, pop: usize) -> Result<(f64, f64), String> {
     let label = mat
         .pop_labels
         .get(pop.saturating_sub(1))
@@ -1024,12 +1031,14 @@ fn init_probe(t: &Target, mat: &Material, pop: usize) -> Result<f64, String> {
         .output()
         .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let us = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(PROBE_PREFIX))
-        .and_then(|v| v.trim().parse::<f64>().ok());
-    match us {
-        Some(us) if out.status.success() => Ok(us / 1000.0),
+    let value = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    match (value(PROBE_PREFIX), value(RSS_PREFIX)) {
+        (Some(us), Some(kib)) if out.status.success() => Ok((us / 1000.0, kib / 1024.0)),
         _ => Err(format!(
             "the init probe failed ({}): {}",
             out.status,
@@ -1067,5 +1076,15 @@ fn init_probe_child(a: &BenchArgs) -> Result<String, String> {
             found.len()
         ));
     }
-    Ok(format!("{PROBE_PREFIX}{us:.0}\n"))
+    let kib = peak_rss_kib().ok_or("cannot read VmHWM from /proc/self/status")?;
+    Ok(format!("{PROBE_PREFIX}{us:.0}\n{RSS_PREFIX}{kib}\n"))
+}
+
+/// This process's peak resident set size (`VmHWM`), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

@@ -68,6 +68,11 @@ pub enum Kind {
         /// The population size.
         pop: usize,
     },
+    /// Peak resident memory of a fresh process after `C_Initialize` and a first search.
+    PeakRss {
+        /// The population size.
+        pop: usize,
+    },
     /// `C_Login` + `C_Logout`.
     Login,
 }
@@ -81,6 +86,8 @@ pub enum Unit {
     Ms,
     /// Milliseconds per operation (lower is better).
     MsPerOp,
+    /// Mebibytes (lower is better).
+    MiB,
 }
 
 impl Unit {
@@ -90,6 +97,7 @@ impl Unit {
             Unit::OpsPerSec => "ops/s",
             Unit::Ms => "ms",
             Unit::MsPerOp => "ms/op",
+            Unit::MiB => "MiB",
         }
     }
 }
@@ -187,19 +195,27 @@ impl Kind {
                 "C_Initialize + first C_FindObjects, {} objects",
                 thousands(pop)
             ),
+            Kind::PeakRss { pop } => format!(
+                "Peak RSS after C_Initialize + first C_FindObjects, {} objects",
+                thousands(pop)
+            ),
             Kind::Login => "C_Login + C_Logout".into(),
         }
     }
 
     /// Whether the row is also measured with several threads.
     pub fn multi_thread(&self) -> bool {
-        !matches!(self, Kind::InitProbe { .. } | Kind::Login)
+        !matches!(
+            self,
+            Kind::InitProbe { .. } | Kind::PeakRss { .. } | Kind::Login
+        )
     }
 
     /// The unit of the row's figures.
     pub fn unit(&self) -> Unit {
         match self {
             Kind::InitProbe { .. } => Unit::Ms,
+            Kind::PeakRss { .. } => Unit::MiB,
             _ => Unit::OpsPerSec,
         }
     }
@@ -207,7 +223,7 @@ impl Kind {
     /// The population the row needs in the token.
     pub fn population(&self) -> Option<usize> {
         match *self {
-            Kind::Find { pop, .. } | Kind::InitProbe { pop } => Some(pop),
+            Kind::Find { pop, .. } | Kind::InitProbe { pop } | Kind::PeakRss { pop } => Some(pop),
             _ => None,
         }
     }
@@ -220,6 +236,7 @@ impl Kind {
                 | Kind::OpenClose
                 | Kind::Find { .. }
                 | Kind::InitProbe { .. }
+                | Kind::PeakRss { .. }
                 | Kind::Login
         )
     }
@@ -600,7 +617,7 @@ pub fn run_op(
             m.logout(s)?;
             0
         }
-        Kind::InitProbe { .. } => {
+        Kind::InitProbe { .. } | Kind::PeakRss { .. } => {
             return Err(OpError::Wrong(
                 "internal error: the init probe runs in a child process".into(),
             ))
