@@ -437,3 +437,129 @@ fn an_edit_while_the_module_runs_fails_every_later_call() {
     drop(s);
     m.finalize().unwrap();
 }
+
+const SECRETS_CHILD: &str = "CUSTOS_SECRETS_CHILD_STORE";
+
+/// Run in a child process by `no_secret_in_store_files_or_debug_output`: with
+/// `CUSTOS_DEBUG=1`, initialises a token, fails a login, imports a secret key and uses it,
+/// and provokes a few errors, so the module has every chance to print something.
+#[test]
+#[ignore = "helper: run in a child process by no_secret_in_store_files_or_debug_output"]
+fn secrets_child() {
+    let Some(store) = std::env::var_os(SECRETS_CHILD) else {
+        return;
+    };
+    let fx = Fixture::new();
+    std::env::remove_var("CUSTOS_QUIET");
+    std::env::set_var("CUSTOS_DEBUG", "1");
+    fx.use_store(Path::new(&store));
+    let m = Module::open();
+    let s0 = slot(&m, 0);
+    init_token_with_user(&m, s0, "secrets");
+    let s = m.open_rw_session(s0).unwrap();
+    let wrong = format!("{USER_PIN}-wrong");
+    assert_eq!(
+        rv(s.login(cryptoki::session::UserType::User, Some(&pin(&wrong)))),
+        RvError::PinIncorrect
+    );
+    s.login(cryptoki::session::UserType::User, Some(&pin(USER_PIN)))
+        .unwrap();
+    let key = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Sensitive(true),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Value(KEY_VALUE.to_vec()),
+        ])
+        .unwrap();
+    let iv = [0u8; 16];
+    let ct = s
+        .encrypt(
+            &cryptoki::mechanism::Mechanism::AesCbcPad(iv),
+            key,
+            b"hello",
+        )
+        .unwrap();
+    assert_eq!(
+        s.decrypt(&cryptoki::mechanism::Mechanism::AesCbcPad(iv), key, &ct)
+            .unwrap(),
+        b"hello"
+    );
+    // Errors: a sensitive value read, a bad ciphertext, a bad PIN change.
+    // cryptoki leaves out an attribute the module refuses as sensitive.
+    assert!(s
+        .get_attributes(key, &[cryptoki::object::AttributeType::Value])
+        .map_or(true, |v| v.is_empty()));
+    assert!(s
+        .decrypt(&cryptoki::mechanism::Mechanism::AesCbcPad(iv), key, &[1; 7])
+        .is_err());
+    assert!(s.set_pin(&pin(&wrong), &pin("new-pin-123")).is_err());
+    // And a store error, whose message goes to stderr under CUSTOS_DEBUG.
+    let db = raw(Path::new(&store));
+    let id = object_ids(&db)[0];
+    let mut x = blob(&db, 2, id);
+    flip(&mut x);
+    set_blob(&db, 2, id, &x);
+    assert_eq!(rv(s.find_objects(&[])), RvError::DeviceError);
+    drop(s);
+    m.finalize().unwrap();
+    println!("secrets child done");
+}
+
+#[test]
+fn no_secret_in_store_files_or_debug_output() {
+    let fx = Fixture::dev_store(1);
+    let store = fx.store_dir();
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--exact", "secrets_child", "--nocapture", "--ignored"])
+        .env(SECRETS_CHILD, &store)
+        .output()
+        .expect("run the child process");
+    let mut output = out.stdout.clone();
+    output.extend_from_slice(&out.stderr);
+    let text = String::from_utf8_lossy(&output).to_string();
+    assert!(
+        out.status.success() && text.contains("secrets child done"),
+        "child failed:\n{text}"
+    );
+    assert!(
+        text.contains("custos: device error: record kind 2"),
+        "the debug run printed no error message, so the scan would prove little:\n{text}"
+    );
+    let mk = master_key_hex(&store);
+    let mk_raw: Vec<u8> = (0..mk.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&mk[i..i + 2], 16).unwrap())
+        .collect();
+    let secrets: Vec<Vec<u8>> = vec![
+        KEY_VALUE.to_vec(),
+        hex(&KEY_VALUE).into_bytes(),
+        USER_PIN.as_bytes().to_vec(),
+        SO_PIN.as_bytes().to_vec(),
+        format!("{USER_PIN}-wrong").into_bytes(),
+        mk_raw.clone(),
+        mk.clone().into_bytes(),
+    ];
+    assert_no_secret("debug output", &output, &secrets);
+    // Every file of the store directory except the dev share (which is the master key, by
+    // design of a --dev store).
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(&store).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().is_some_and(|n| n == "dev-share.txt") {
+            continue;
+        }
+        let bytes = std::fs::read(&p).unwrap();
+        assert_no_secret(&p.display().to_string(), &bytes, &secrets);
+        scanned += bytes.len();
+    }
+    assert!(scanned > 10_000, "only {scanned} bytes of store files");
+    // The scan works: the plain store id is in the database.
+    let db = std::fs::read(store.join("custos.db")).unwrap();
+    let header = custos_pkcs11::store::Store::open(&store).unwrap();
+    assert!(contains(&db, &header.header().store_id));
+}

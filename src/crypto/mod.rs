@@ -26,6 +26,7 @@ pub mod pkcs8;
 pub mod rand;
 pub mod rsa;
 pub mod rsa_enc;
+pub mod secmem;
 
 pub use error::CryptoError;
 
