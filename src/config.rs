@@ -46,6 +46,10 @@ pub struct Config {
     /// `~/.local/state/custos`.
     #[serde(default)]
     pub witness_dir: Option<PathBuf>,
+    /// Whether every use of a private or secret key is written to the audit log (one durable
+    /// write per operation, so off by default).
+    #[serde(default)]
+    pub audit_key_use: bool,
 }
 
 fn default_true() -> bool {
@@ -82,6 +86,7 @@ impl Config {
             pin_iterations: default_pin_iterations(),
             rollback_witness: true,
             witness_dir: None,
+            audit_key_use: false,
         }
     }
 

@@ -76,7 +76,18 @@ impl Engine {
             actor,
             Self::unique_id()?,
         )?;
-        self.insert_object(s, h, rw, attrs)
+        let ev = self.origin_event(s, &origin);
+        self.insert_object(s, h, rw, attrs, ev)
+    }
+
+    /// The audit event of a key made with `origin`.
+    fn origin_event(&self, s: &Slot, origin: &Origin) -> super::AuditEvent {
+        match origin {
+            Origin::Created => self.event(s, "C_CreateObject"),
+            Origin::Generated(m) => self.event(s, "C_GenerateKey").detail(mechanism_name(*m)),
+            Origin::Derived { .. } => self.event(s, "C_DeriveKey"),
+            Origin::Unwrapped => self.event(s, "C_UnwrapKey"),
+        }
     }
 
     /// `C_GenerateKey`: AES and generic secret keys, and PBKDF2.
@@ -270,7 +281,10 @@ impl Engine {
             actor,
             uid()?,
         )?;
-        let handles = self.insert_objects(s, h, rw, vec![pub_attrs, priv_attrs])?;
+        let ev = self
+            .event(s, "C_GenerateKeyPair")
+            .detail(mechanism_name(mech.ck_type()));
+        let handles = self.insert_objects(s, h, rw, vec![pub_attrs, priv_attrs], ev)?;
         Ok((handles[0], handles[1]))
     }
 
@@ -511,7 +525,10 @@ impl Engine {
             attrs_t.push(Attr::ulong(CKA_CLASS, CKO_DATA));
             attrs_t.push(Attr::bytes(CKA_VALUE, value.to_vec()));
             let attrs = access::new_object(&attrs_t, actor, Self::unique_id()?)?;
-            return self.insert_object(s, h, rw, attrs);
+            let ev = self
+                .event(s, "C_DeriveKey")
+                .detail(mechanism_name(mech.ck_type()));
+            return self.insert_object(s, h, rw, attrs, ev);
         }
         let len = secret_len(&t, kt, natural)?;
         let origin = Origin::Derived {
@@ -616,6 +633,8 @@ impl Engine {
         })?;
         let (ko, _) = self.key_for(h, key)?;
         access::check_wrappable(&ko.attrs, &wo.attrs)?;
+        self.audit_key_use(h, &wo, Usage::Wrap, mech.ck_type())?;
+        self.audit_key_use(h, &ko, Usage::Wrap, mech.ck_type())?;
         let payload = Self::wrap_payload(&ko.attrs)?;
         let wrapped = match (&mech.kind, wk.as_ref()) {
             (Kind::AesKeyWrap, Key::Secret(k, _)) => {
@@ -752,7 +771,10 @@ impl Engine {
                     actor,
                     Self::unique_id()?,
                 )?;
-                self.insert_object(s, h, rw, attrs)
+                let ev = self
+                    .event(s, "C_UnwrapKey")
+                    .detail(mechanism_name(mech.ck_type()));
+                self.insert_object(s, h, rw, attrs, ev)
             }
             _ => Err(Error::TemplateInconsistent),
         }
@@ -809,4 +831,12 @@ fn private_material(parts: PrivateKeyParts) -> Result<(CK_KEY_TYPE, Vec<Attr>)> 
             ],
         ),
     })
+}
+
+/// The specification's name of a mechanism, or its number.
+pub(crate) fn mechanism_name(t: CK_MECHANISM_TYPE) -> String {
+    crate::mechanism::MECHANISMS
+        .iter()
+        .find(|m| m.ty == t)
+        .map_or_else(|| format!("0x{t:x}"), |m| m.name.to_string())
 }

@@ -30,6 +30,7 @@ pub use ops::{Out, Produced};
 use crate::config::Config;
 use crate::mechanism::{self, MechInfo};
 use crate::object::{Attr, Attributes, Value};
+use crate::store::audit::{self, AuditEvent};
 use crate::store::{RecordKind, Store, StoreHeader};
 use crate::vault::{PinVerifier, Share};
 use access::Actor;
@@ -157,6 +158,10 @@ impl TokenState {
         }
     }
 
+    fn audit_actor(&self) -> audit::Actor {
+        login_actor(self.login)
+    }
+
     fn visible(&self, h: ObjectHandle) -> Result<&Arc<Obj>> {
         let o = self.objects.get(&h).ok_or(Error::ObjectHandleInvalid)?;
         if o.is_private() && self.login != Login::User {
@@ -196,6 +201,22 @@ pub struct Engine {
     /// check (0: none yet).
     probe: Option<crate::store::ChangeProbe>,
     probe_token: AtomicU64,
+}
+
+fn login_actor(l: Login) -> audit::Actor {
+    match l {
+        Login::None => audit::Actor::Public,
+        Login::User => audit::Actor::User,
+        Login::So => audit::Actor::So,
+    }
+}
+
+/// The `CKA_UNIQUE_ID` of an object, for the audit log.
+fn unique_id_of(attrs: &Attributes) -> String {
+    attrs
+        .bytes(CKA_UNIQUE_ID)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -354,6 +375,48 @@ impl Engine {
         } else {
             Err(Error::TokenNotPresent)
         }
+    }
+
+    /// With `audit_key_use` configured, records the use of a private or secret key (the
+    /// operation being started, the mechanism and the key) before the operation may proceed.
+    pub(crate) fn audit_key_use(
+        &self,
+        h: SessionHandle,
+        o: &Obj,
+        usage: access::Usage,
+        mech: CK_MECHANISM_TYPE,
+    ) -> Result<()> {
+        if !self.config.audit_key_use
+            || !matches!(o.attrs.class(), Some(CKO_PRIVATE_KEY | CKO_SECRET_KEY))
+        {
+            return Ok(());
+        }
+        let (s, _) = self.session_slot(h)?;
+        let ev = self
+            .event(s, "key use")
+            .object(unique_id_of(&o.attrs))
+            .detail(format!("{usage:?} {}", keymgmt::mechanism_name(mech)));
+        self.audit_only(&ev)
+    }
+
+    /// Reads and verifies the audit log (see [`Store::verify_audit`]).
+    pub fn audit_log(&self) -> Result<(Vec<audit::AuditEntry>, Vec<audit::AuditDefect>)> {
+        self.present()?;
+        Ok(lock(&self.store).verify_audit()?)
+    }
+
+    /// Appends a store-wide entry to the audit log (an action of the custodians or the
+    /// operator, such as an unseal ceremony).
+    pub fn audit_store_event(&self, ev: &AuditEvent) -> Result<()> {
+        self.present()?;
+        self.audit_only(ev)
+    }
+
+    /// Appends one audit entry in a transaction of its own, for operations that write nothing
+    /// else to the store. Fails (and so fails the operation) when the entry cannot be written.
+    fn audit_only(&self, ev: &AuditEvent) -> Result<()> {
+        lock(&self.store).write(|tx| tx.append_audit(ev).map(drop))?;
+        Ok(())
     }
 
     /// Reloads the token records and token objects when another process has committed since
@@ -529,7 +592,7 @@ impl Engine {
             }
         }
         if read(&s.state).record.is_some() {
-            self.check_pin(s, Login::So, so_pin)?;
+            self.check_pin(s, Login::So, so_pin, "C_InitToken")?;
         }
         let mut serial = [0u8; 8];
         crate::crypto::fill_random(&mut serial)?;
@@ -543,9 +606,13 @@ impl Engine {
             serial,
         };
         let enc = Zeroizing::new(record.encode());
+        let ev = AuditEvent::now(s.id, audit::Actor::So, "C_InitToken")
+            .detail(String::from_utf8_lossy(&label).trim_end().to_string());
         lock(&self.store).write(|tx| {
-            tx.delete_slot(RecordKind::Object, s.id)?;
-            tx.put(RecordKind::Token, u64::from(s.id), s.id, &enc)
+            let destroyed = tx.delete_slot(RecordKind::Object, s.id)?;
+            tx.put(RecordKind::Token, u64::from(s.id), s.id, &enc)?;
+            let detail = format!("{}; {destroyed} objects destroyed", ev.detail);
+            tx.append_audit(&ev.clone().detail(detail)).map(drop)
         })?;
         let mut st = write(&s.state);
         st.record = Some(record);
@@ -556,8 +623,15 @@ impl Engine {
 
     /// Verifies a PIN against the token record, counting failures durably. The slow KDF runs
     /// without any lock held.
-    fn check_pin(&self, s: &Slot, who: Login, pin: &[u8]) -> Result<()> {
+    /// Failures and lockouts are written to the audit log as operation `op`, in the same
+    /// transaction as the failure counter.
+    fn check_pin(&self, s: &Slot, who: Login, pin: &[u8], op: &str) -> Result<()> {
         let max = self.config.max_pin_failures;
+        let ev = AuditEvent::now(s.id, login_actor(who), op);
+        let locked_ev = ev
+            .clone()
+            .result(CKR_PIN_LOCKED)
+            .detail("refused: the PIN is locked");
         let verifier = {
             let st = read(&s.state);
             let r = st.record.as_ref().ok_or(Error::TokenNotRecognized)?;
@@ -566,6 +640,8 @@ impl Engine {
                 _ => (r.user_pin.clone(), r.user_failures),
             };
             if failures >= max {
+                drop(st);
+                self.audit_only(&locked_ev)?;
                 return Err(Error::PinLocked);
             }
             v.ok_or(Error::UserPinNotInitialized)?
@@ -588,12 +664,24 @@ impl Engine {
             };
             if *counter >= max {
                 // Another process locked it meanwhile.
+                tx.append_audit(&locked_ev)?;
                 return Ok(Some((r, false)));
             }
             let before = *counter;
             *counter = if ok { 0 } else { before + 1 };
-            if *counter != before {
+            let after = *counter;
+            if after != before {
                 tx.put(RecordKind::Token, u64::from(slot_id), slot_id, &r.encode())?;
+            }
+            if !ok {
+                let ev = if after >= max {
+                    ev.result(CKR_PIN_INCORRECT)
+                        .detail(format!("wrong PIN; locked after {after} failures"))
+                } else {
+                    ev.result(CKR_PIN_INCORRECT)
+                        .detail(format!("wrong PIN; {after} of {max} failures"))
+                };
+                tx.append_audit(&ev)?;
             }
             Ok(Some((r, true)))
         })?;
@@ -608,7 +696,12 @@ impl Engine {
         }
     }
 
-    fn store_token_record(&self, s: &Slot, f: impl FnOnce(&mut TokenRecord)) -> Result<()> {
+    fn store_token_record(
+        &self,
+        s: &Slot,
+        ev: &AuditEvent,
+        f: impl FnOnce(&mut TokenRecord),
+    ) -> Result<()> {
         let slot_id = s.id;
         let mut out = None;
         lock(&self.store).write(|tx| {
@@ -623,6 +716,7 @@ impl Engine {
             })?;
             f(&mut r);
             tx.put(RecordKind::Token, u64::from(slot_id), slot_id, &r.encode())?;
+            tx.append_audit(ev)?;
             out = Some(r);
             Ok(())
         })?;
@@ -748,7 +842,8 @@ impl Engine {
                 if read(&s.state).sessions.iter().any(|(_, rw)| !rw) {
                     return Err(Error::SessionReadOnlyExists);
                 }
-                self.check_pin(s, Login::So, pin)?;
+                self.check_pin(s, Login::So, pin, "C_Login")?;
+                self.audit_only(&AuditEvent::now(s.id, audit::Actor::So, "C_Login"))?;
                 write(&s.state).login = Login::So;
             }
             CKU_USER => {
@@ -757,7 +852,8 @@ impl Engine {
                     Login::So => return Err(Error::UserAnotherAlreadyLoggedIn),
                     Login::None => {}
                 }
-                self.check_pin(s, Login::User, pin)?;
+                self.check_pin(s, Login::User, pin, "C_Login")?;
+                self.audit_only(&AuditEvent::now(s.id, audit::Actor::User, "C_Login"))?;
                 write(&s.state).login = Login::User;
             }
             CKU_CONTEXT_SPECIFIC => {
@@ -767,7 +863,11 @@ impl Engine {
                 if !lock(&sess.op).awaits_context_login() {
                     return Err(Error::OperationNotInitialized);
                 }
-                self.check_pin(s, Login::User, pin)?;
+                self.check_pin(s, Login::User, pin, "C_Login")?;
+                self.audit_only(
+                    &AuditEvent::now(s.id, audit::Actor::User, "C_Login")
+                        .detail("context-specific"),
+                )?;
                 lock(&sess.op).context_login_done();
             }
             _ => return Err(Error::UserTypeInvalid),
@@ -808,7 +908,8 @@ impl Engine {
         pin_len_ok(pin)?;
         let v = PinVerifier::new(pin, self.config.pin_iterations)
             .map_err(|e| Error::General(e.to_string()))?;
-        self.store_token_record(s, |r| {
+        let ev = AuditEvent::now(s.id, audit::Actor::So, "C_InitPIN");
+        self.store_token_record(s, &ev, |r| {
             r.user_pin = Some(v);
             r.user_failures = 0;
         })
@@ -826,10 +927,11 @@ impl Engine {
             Login::So => Login::So,
             _ => Login::User,
         };
-        self.check_pin(s, who, old)?;
+        self.check_pin(s, who, old, "C_SetPIN")?;
         let v = PinVerifier::new(new, self.config.pin_iterations)
             .map_err(|e| Error::General(e.to_string()))?;
-        self.store_token_record(s, |r| match who {
+        let ev = AuditEvent::now(s.id, login_actor(who), "C_SetPIN");
+        self.store_token_record(s, &ev, |r| match who {
             Login::So => r.so_pin = v,
             _ => r.user_pin = Some(v),
         })
@@ -852,24 +954,43 @@ impl Engine {
         h: SessionHandle,
         rw: bool,
         attrs: Attributes,
+        ev: AuditEvent,
     ) -> Result<ObjectHandle> {
-        self.insert_objects(s, h, rw, vec![attrs]).map(|v| v[0])
+        self.insert_objects(s, h, rw, vec![attrs], ev).map(|v| v[0])
     }
 
-    /// Writes several new objects at once (a key pair): all or none.
+    /// An audit event of this slot's current actor.
+    fn event(&self, s: &Slot, op: &str) -> AuditEvent {
+        AuditEvent::now(s.id, read(&s.state).audit_actor(), op)
+    }
+
+    /// Writes several new objects at once (a key pair): all or none, with the audit entry `ev`
+    /// (completed with the objects' unique ids) in the same transaction.
     fn insert_objects(
         &self,
         s: &Slot,
         h: SessionHandle,
         rw: bool,
         list: Vec<Attributes>,
+        ev: AuditEvent,
     ) -> Result<Vec<ObjectHandle>> {
         if list.iter().any(|a| a.bool_or(CKA_TOKEN, false)) && !rw {
             return Err(Error::SessionReadOnly);
         }
         let token: Vec<bool> = list.iter().map(|a| a.bool_or(CKA_TOKEN, false)).collect();
+        let ev = ev.object(list.iter().map(unique_id_of).collect::<Vec<_>>().join(","));
+        let ev = if ev.detail.is_empty() {
+            ev.detail(if token.iter().any(|t| *t) {
+                "token object"
+            } else {
+                "session object"
+            })
+        } else {
+            ev
+        };
         let ids: Vec<u64> = if token.iter().any(|t| *t) {
             lock(&self.store).write(|tx| {
+                tx.append_audit(&ev)?;
                 let mut ids = Vec::new();
                 for (a, t) in list.iter().zip(&token) {
                     if *t {
@@ -884,6 +1005,7 @@ impl Engine {
                 Ok(ids)
             })?
         } else {
+            self.audit_only(&ev)?;
             vec![0; list.len()]
         };
         let mut st = write(&s.state);
@@ -911,7 +1033,8 @@ impl Engine {
     pub fn create_object(&self, h: SessionHandle, template: &[Attr]) -> Result<ObjectHandle> {
         let (s, rw, actor) = self.object_context(h)?;
         let attrs = access::new_object(template, actor, Self::unique_id()?)?;
-        self.insert_object(s, h, rw, attrs)
+        let ev = self.event(s, "C_CreateObject");
+        self.insert_object(s, h, rw, attrs, ev)
     }
 
     /// `C_CopyObject`.
@@ -930,7 +1053,10 @@ impl Engine {
         if attrs.bool_or(CKA_PRIVATE, false) && actor != Actor::User {
             return Err(Error::UserNotLoggedIn);
         }
-        self.insert_object(s, h, rw, attrs)
+        let ev = self
+            .event(s, "C_CopyObject")
+            .detail(format!("copy of {}", unique_id_of(&source.attrs)));
+        self.insert_object(s, h, rw, attrs, ev)
     }
 
     fn check_writable(o: &Obj, rw: bool, actor: Actor) -> Result<()> {
@@ -951,12 +1077,23 @@ impl Engine {
         if !o.attrs.bool_or(CKA_DESTROYABLE, true) {
             return Err(Error::ActionProhibited);
         }
+        let ev = self
+            .event(s, "C_DestroyObject")
+            .object(unique_id_of(&o.attrs));
         if o.owner.is_none() {
-            let found = lock(&self.store).write(|tx| tx.delete(RecordKind::Object, obj))?;
+            let found = lock(&self.store).write(|tx| {
+                let found = tx.delete(RecordKind::Object, obj)?;
+                if found {
+                    tx.append_audit(&ev)?;
+                }
+                Ok(found)
+            })?;
             if !found {
                 write(&s.state).objects.remove(&obj);
                 return Err(Error::ObjectHandleInvalid);
             }
+        } else {
+            self.audit_only(&ev.detail("session object"))?;
         }
         write(&s.state).objects.remove(&obj);
         Ok(())
@@ -1002,6 +1139,11 @@ impl Engine {
         access::check_set(&o.attrs, template, actor)?;
         let mut attrs = o.attrs.clone();
         access::apply_set(&mut attrs, template);
+        let types: Vec<String> = template.iter().map(|a| format!("0x{:x}", a.ty)).collect();
+        let ev = self
+            .event(s, "C_SetAttributeValue")
+            .object(unique_id_of(&o.attrs))
+            .detail(format!("attributes {}", types.join(",")));
         if o.owner.is_none() {
             let enc = Zeroizing::new(attrs.encode());
             let found = lock(&self.store).write(|tx| {
@@ -1009,6 +1151,7 @@ impl Engine {
                     return Ok(false);
                 }
                 tx.put(RecordKind::Object, obj, s.id, &enc)?;
+                tx.append_audit(&ev)?;
                 Ok(true)
             })?;
             if !found {

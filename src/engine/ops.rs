@@ -152,6 +152,7 @@ impl Engine {
             key_type,
             &super::today(),
         )?;
+        self.audit_key_use(h, &o, usage, mech.ck_type())?;
         Ok((o, k))
     }
 

@@ -25,6 +25,7 @@ fn config(dir: &std::path::Path) -> Config {
     let mut c = Config::for_store(dir);
     c.max_pin_failures = 3;
     c.pin_iterations = 10;
+    c.witness_dir = Some(dir.join("witness"));
     c
 }
 
@@ -743,4 +744,110 @@ fn find_uses_the_index_and_stays_correct_through_changes() {
         v
     };
     assert_eq!(left.len(), 5, "only the token objects remain");
+}
+
+#[test]
+fn security_relevant_actions_are_audited_in_order() {
+    use crate::store::audit::Actor as A;
+    let dir = tempfile::tempdir().unwrap();
+    provision::create_dev_store(dir.path(), 2).unwrap();
+    let mut c = config(dir.path());
+    c.audit_key_use = true;
+    let e = Engine::open(c).unwrap();
+    e.init_token(0, SO, label("audited")).unwrap();
+    let h = e
+        .open_session(0, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+        .unwrap();
+    e.login(h, CKU_SO, SO).unwrap();
+    e.init_pin(h, PIN).unwrap();
+    e.logout(h).unwrap();
+    // Three wrong user PINs lock it (max_pin_failures = 3), a fourth attempt is refused.
+    for _ in 0..3 {
+        assert_eq!(e.login(h, CKU_USER, b"wrong-pin"), Err(Error::PinIncorrect));
+    }
+    assert_eq!(e.login(h, CKU_USER, PIN), Err(Error::PinLocked));
+    // The SO resets it; the user logs in and works.
+    e.login(h, CKU_SO, SO).unwrap();
+    e.init_pin(h, PIN).unwrap();
+    e.logout(h).unwrap();
+    e.login(h, CKU_USER, PIN).unwrap();
+    let key = e
+        .generate_key(
+            h,
+            &m(CKM_AES_KEY_GEN),
+            &[
+                Attr::ulong(CKA_VALUE_LEN, 32),
+                Attr::bool(CKA_TOKEN, true),
+                Attr::bool(CKA_ENCRYPT, true),
+            ],
+        )
+        .unwrap();
+    e.set_attributes(h, key, &[Attr::bytes(CKA_LABEL, b"renamed".to_vec())])
+        .unwrap();
+    e.encrypt_init(h, &mk(CKM_AES_ECB, Kind::AesEcb), key)
+        .unwrap();
+    e.destroy_object(h, key).unwrap();
+    let (entries, defects) = e.audit_log().unwrap();
+    assert!(defects.is_empty(), "{defects:?}");
+    let got: Vec<(&str, A, u64)> = entries
+        .iter()
+        .map(|x| (x.event.op.as_str(), x.event.actor, x.event.result))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("C_InitToken", A::So, 0),
+            ("C_Login", A::So, 0),
+            ("C_InitPIN", A::So, 0),
+            ("C_Login", A::User, CKR_PIN_INCORRECT),
+            ("C_Login", A::User, CKR_PIN_INCORRECT),
+            ("C_Login", A::User, CKR_PIN_INCORRECT),
+            ("C_Login", A::User, CKR_PIN_LOCKED),
+            ("C_Login", A::So, 0),
+            ("C_InitPIN", A::So, 0),
+            ("C_Login", A::User, 0),
+            ("C_GenerateKey", A::User, 0),
+            ("C_SetAttributeValue", A::User, 0),
+            ("key use", A::User, 0),
+            ("C_DestroyObject", A::User, 0),
+        ]
+    );
+    assert!(entries[5].event.detail.contains("locked after 3 failures"));
+    assert_eq!(entries[10].event.detail, "CKM_AES_KEY_GEN");
+    let uid = entries[10].event.object.clone();
+    assert_eq!(uid.len(), 32, "the key's CKA_UNIQUE_ID");
+    for i in [11, 12, 13] {
+        assert_eq!(entries[i].event.object, uid, "entry {i} names the key");
+    }
+    assert!(entries[12].event.detail.contains("CKM_AES_ECB"));
+    assert!(entries
+        .iter()
+        .all(|x| x.event.slot == 0 && x.event.pid == std::process::id()));
+    assert!(entries
+        .windows(2)
+        .all(|w| w[0].event.unix_ms <= w[1].event.unix_ms));
+}
+
+#[test]
+fn key_use_is_not_audited_unless_configured() {
+    let (_dir, e) = ready();
+    let h = user_session(&e);
+    let key = e
+        .generate_key(
+            h,
+            &m(CKM_AES_KEY_GEN),
+            &[
+                Attr::ulong(CKA_VALUE_LEN, 16),
+                Attr::bool(CKA_ENCRYPT, true),
+            ],
+        )
+        .unwrap();
+    let before = e.audit_log().unwrap().0.len();
+    e.encrypt_init(h, &mk(CKM_AES_ECB, Kind::AesEcb), key)
+        .unwrap();
+    assert_eq!(e.audit_log().unwrap().0.len(), before);
+    // Session-object key generation is audited too (in a transaction of its own).
+    let last = e.audit_log().unwrap().0.pop().unwrap();
+    assert_eq!(last.event.op, "C_GenerateKey");
+    assert_eq!(last.event.detail, "CKM_AES_KEY_GEN");
 }

@@ -28,6 +28,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod audit;
 mod error;
 mod header;
 mod seal;
@@ -65,6 +66,10 @@ CREATE TABLE header (
 CREATE TABLE counter (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     next INTEGER NOT NULL
+);
+CREATE TABLE audit (
+    pos  INTEGER PRIMARY KEY,
+    blob BLOB NOT NULL
 );
 CREATE TABLE state (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
@@ -414,6 +419,7 @@ impl Store {
         if !table_exists(&conn, "records")?
             || !table_exists(&conn, "counter")?
             || !table_exists(&conn, "state")?
+            || !table_exists(&conn, "audit")?
         {
             return Err(StoreError::HeaderCorrupt(
                 "database schema is incomplete".into(),
@@ -649,6 +655,80 @@ impl Store {
         self.data_version.set(-1);
     }
 
+    /// Reads the whole audit log and checks it against itself and the sealed state: every
+    /// entry authenticates, carries the sequence number of its position, chains to the one
+    /// before it, and the log ends where the sealed state says. Returns the entries that
+    /// could be read and every defect found (an empty list means the log is intact).
+    pub fn verify_audit(
+        &self,
+    ) -> Result<(Vec<audit::AuditEntry>, Vec<audit::AuditDefect>), StoreError> {
+        use audit::{AuditDefect, AuditEntry};
+        let key = self.seal_key()?;
+        let tx = self.conn.unchecked_transaction()?;
+        let state = read_state(&tx, key, &self.header_digest)?;
+        let rows: Vec<(i64, Vec<u8>)> = {
+            let mut stmt = tx.prepare("SELECT pos, blob FROM audit ORDER BY pos")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        drop(tx);
+        let mut entries = Vec::new();
+        let mut defects = Vec::new();
+        let mut expected: u64 = 1;
+        let mut prev_digest = [0u8; 32];
+        let mut chain_known = true;
+        for (pos, blob) in rows {
+            let pos = u64::try_from(pos).unwrap_or(0);
+            if pos > state.audit_count {
+                defects.push(AuditDefect::Extra(pos));
+                continue;
+            }
+            while expected < pos {
+                defects.push(AuditDefect::Missing(expected));
+                expected += 1;
+                chain_known = false;
+            }
+            expected = pos + 1;
+            let Ok(plain) = key.open(audit::AUDIT_KIND, 0, 0, &blob) else {
+                defects.push(AuditDefect::Modified(pos));
+                chain_known = false;
+                continue;
+            };
+            let Ok(entry) = AuditEntry::decode(&plain) else {
+                defects.push(AuditDefect::Modified(pos));
+                chain_known = false;
+                continue;
+            };
+            // After a defect the check picks the chain up again at the next readable entry,
+            // so one edit is reported once.
+            let sound = if entry.seq != pos {
+                defects.push(AuditDefect::Misplaced {
+                    position: pos,
+                    seq: entry.seq,
+                });
+                false
+            } else if chain_known && entry.prev != prev_digest {
+                defects.push(AuditDefect::ChainBroken(pos));
+                false
+            } else {
+                true
+            };
+            prev_digest = entry.digest();
+            chain_known = sound;
+            entries.push(entry);
+        }
+        let present = expected - 1;
+        if present < state.audit_count {
+            defects.push(AuditDefect::Truncated {
+                present,
+                sealed: state.audit_count,
+            });
+        } else if state.audit_count > 0 && (!chain_known || prev_digest != state.audit_head) {
+            defects.push(AuditDefect::HeadMismatch);
+        }
+        Ok((entries, defects))
+    }
+
     /// Returns `true` if another connection (in this or another process) has committed
     /// to the store since the previous call (or since open). This connection's own
     /// commits do not count. Cheap: one `PRAGMA data_version` query.
@@ -679,7 +759,11 @@ fn read_state(
         .query_row([], |r| r.get(0))
         .optional()?;
     let Some(blob) = blob else {
-        let records: i64 = conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
+        let records: i64 = conn.query_row(
+            "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM audit)",
+            [],
+            |r| r.get(0),
+        )?;
         let next: Option<i64> = conn
             .query_row("SELECT next FROM counter WHERE id = 1", [], |r| r.get(0))
             .optional()?;
@@ -827,6 +911,28 @@ impl WriteTx<'_> {
         self.tx
             .execute("UPDATE counter SET next = ?1 WHERE id = 1", [after])?;
         Ok(id_from_sql(next))
+    }
+
+    /// Appends an entry to the audit log in this transaction; returns its sequence number.
+    /// The entry commits or rolls back with everything else the transaction does.
+    pub fn append_audit(&mut self, event: &audit::AuditEvent) -> Result<u64, StoreError> {
+        let seq = self
+            .state
+            .audit_count
+            .checked_add(1)
+            .ok_or_else(|| StoreError::IntegrityFailure("audit log full".into()))?;
+        let entry = audit::AuditEntry {
+            seq,
+            prev: self.state.audit_head,
+            event: event.clone(),
+        };
+        let blob = self.key.seal(audit::AUDIT_KIND, 0, 0, &entry.encode())?;
+        self.tx
+            .prepare_cached("INSERT INTO audit (pos, blob) VALUES (?1, ?2)")?
+            .execute(params![id_to_sql(seq), blob])?;
+        self.state.audit_count = seq;
+        self.state.audit_head = entry.digest();
+        Ok(seq)
     }
 
     /// Removes the digest of the current record (`kind`, `id`), if there is one, from the

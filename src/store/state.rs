@@ -7,12 +7,15 @@
 //!   seen generation *g* refuses a store showing less (see also the rollback witness);
 //! - `header_digest` is SHA-256 of the encoded plain header, so an edited header is refused
 //!   once the store is unsealed, although the header itself must stay readable while sealed;
+//! - `audit_count` and `audit_head` are the number of audit entries and the digest of the last
+//!   one, so a truncated audit log is detected (see [`super::audit`]);
 //! - `records` and `digest_sum` are the number of records and the XOR of their keyed digests
 //!   ([`super::SealKey::record_digest`]), so deleting a record, adding one, or putting back an
 //!   older copy of one is detected even though each such record still authenticates alone.
 //!
 //! Layout (little-endian): `magic "CSTS"` (4) || `version` u16 || `generation` u64 ||
-//! `records` u64 || `header_digest` (32) || `digest_sum` (32).
+//! `records` u64 || `header_digest` (32) || `digest_sum` (32) || `audit_count` u64 ||
+//! `audit_head` (32).
 
 use super::error::StoreError;
 
@@ -22,7 +25,7 @@ pub(crate) const STATE_KIND: u16 = 0x5354;
 
 const MAGIC: [u8; 4] = *b"CSTS";
 const VERSION: u16 = 1;
-const ENCODED_LEN: usize = 4 + 2 + 8 + 8 + 32 + 32;
+const ENCODED_LEN: usize = 4 + 2 + 8 + 8 + 32 + 32 + 8 + 32;
 
 /// The decoded integrity state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +38,10 @@ pub(crate) struct IntegrityState {
     pub header_digest: [u8; 32],
     /// XOR of the keyed digests of all records.
     pub digest_sum: [u8; 32],
+    /// Entries in the audit log.
+    pub audit_count: u64,
+    /// Digest of the last audit entry (zero when there is none).
+    pub audit_head: [u8; 32],
 }
 
 impl IntegrityState {
@@ -45,6 +52,8 @@ impl IntegrityState {
             records: 0,
             header_digest,
             digest_sum: [0; 32],
+            audit_count: 0,
+            audit_head: [0; 32],
         }
     }
 
@@ -64,6 +73,8 @@ impl IntegrityState {
         out[14..22].copy_from_slice(&self.records.to_le_bytes());
         out[22..54].copy_from_slice(&self.header_digest);
         out[54..86].copy_from_slice(&self.digest_sum);
+        out[86..94].copy_from_slice(&self.audit_count.to_le_bytes());
+        out[94..126].copy_from_slice(&self.audit_head);
         out
     }
 
@@ -88,11 +99,15 @@ impl IntegrityState {
         header_digest.copy_from_slice(&bytes[22..54]);
         let mut digest_sum = [0u8; 32];
         digest_sum.copy_from_slice(&bytes[54..86]);
+        let mut audit_head = [0u8; 32];
+        audit_head.copy_from_slice(&bytes[94..126]);
         Ok(IntegrityState {
             generation: u64_at(6),
             records: u64_at(14),
             header_digest,
             digest_sum,
+            audit_count: u64_at(86),
+            audit_head,
         })
     }
 }
@@ -107,6 +122,8 @@ mod tests {
         s.generation = 0x0102_0304_0506_0708;
         s.records = 42;
         s.toggle(&[0xF0; 32]);
+        s.audit_count = 3;
+        s.audit_head = [0xAA; 32];
         let enc = s.encode();
         assert_eq!(&enc[..4], b"CSTS");
         assert_eq!(&enc[6..14], &[8, 7, 6, 5, 4, 3, 2, 1]);

@@ -1033,3 +1033,134 @@ fn change_probe_sees_every_commit_of_any_connection() {
     });
     assert_eq!(probe.token(), Some(t2));
 }
+
+// ----- the audit log ------------------------------------------------------------------------
+
+fn audited_store(n: u64) -> (tempfile::TempDir, Store, PathBuf) {
+    use audit::{Actor, AuditEvent};
+    let (tmp, mut s) = new_store();
+    let dir = tmp.path().join("store");
+    for i in 1..=n {
+        s.write(|tx| {
+            tx.put(RecordKind::Object, i, 0, b"an object")?;
+            let seq = tx.append_audit(
+                &AuditEvent::now(0, Actor::User, "C_CreateObject").object(format!("obj-{i}")),
+            )?;
+            assert_eq!(seq, i);
+            Ok(())
+        })
+        .unwrap();
+    }
+    (tmp, s, dir)
+}
+
+fn audit_blob(db: &Connection, pos: i64) -> Vec<u8> {
+    db.query_row("SELECT blob FROM audit WHERE pos = ?1", [pos], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn audit_log_chains_and_verifies() {
+    let (_tmp, mut s, _dir) = audited_store(5);
+    let (entries, defects) = s.verify_audit().unwrap();
+    assert!(defects.is_empty(), "{defects:?}");
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[0].prev, [0; 32]);
+    for w in entries.windows(2) {
+        assert_eq!(w[1].prev, w[0].digest());
+        assert_eq!(w[1].seq, w[0].seq + 1);
+    }
+    assert_eq!(entries[4].event.object, "obj-5");
+    // An entry appended in a transaction that rolls back is not there.
+    let r: Result<(), _> = s.write(|tx| {
+        tx.append_audit(&audit::AuditEvent::now(0, audit::Actor::So, "C_InitPIN"))?;
+        Err(StoreError::Busy)
+    });
+    assert!(r.is_err());
+    assert_eq!(s.verify_audit().unwrap().0.len(), 5);
+    // The store snapshot is unaffected by the log.
+    assert_eq!(s.snapshot().unwrap().objects.len(), 5);
+}
+
+#[test]
+fn audit_log_edits_are_named() {
+    use audit::AuditDefect as D;
+    let check = |edit: &dyn Fn(&Connection), want: &[D]| {
+        let (_tmp, s, dir) = audited_store(5);
+        edit(&raw(&dir));
+        let (_, defects) = s.verify_audit().unwrap();
+        assert_eq!(defects, want);
+    };
+    // Modified: one byte of entry 3.
+    check(
+        &|db| {
+            let mut b = audit_blob(db, 3);
+            b[20] ^= 1;
+            db.execute("UPDATE audit SET blob = ?1 WHERE pos = 3", [b])
+                .unwrap();
+        },
+        &[D::Modified(3)],
+    );
+    // Deleted: entry 2.
+    check(
+        &|db| {
+            db.execute("DELETE FROM audit WHERE pos = 2", []).unwrap();
+        },
+        &[D::Missing(2)],
+    );
+    // Reordered: entries 2 and 4 exchanged.
+    check(
+        &|db| {
+            let (b2, b4) = (audit_blob(db, 2), audit_blob(db, 4));
+            db.execute("UPDATE audit SET blob = ?1 WHERE pos = 2", [b4])
+                .unwrap();
+            db.execute("UPDATE audit SET blob = ?1 WHERE pos = 4", [b2])
+                .unwrap();
+        },
+        &[
+            D::Misplaced {
+                position: 2,
+                seq: 4,
+            },
+            D::Misplaced {
+                position: 4,
+                seq: 2,
+            },
+        ],
+    );
+    // Truncated: the last two entries removed.
+    check(
+        &|db| {
+            db.execute("DELETE FROM audit WHERE pos >= 4", []).unwrap();
+        },
+        &[D::Truncated {
+            present: 3,
+            sealed: 5,
+        }],
+    );
+    // Extra: an entry copied beyond the end.
+    check(
+        &|db| {
+            let b = audit_blob(db, 5);
+            db.execute("INSERT INTO audit (pos, blob) VALUES (6, ?1)", [b])
+                .unwrap();
+        },
+        &[D::Extra(6)],
+    );
+}
+
+#[test]
+fn audit_entries_of_another_store_do_not_chain() {
+    use audit::AuditDefect as D;
+    let (_t1, s, dir) = audited_store(3);
+    let (_t2, _other, other_dir) = audited_store(3);
+    // Same key in both test stores, so the foreign entry authenticates; the chain does not.
+    let foreign = audit_blob(&raw(&other_dir), 2);
+    let mine = audit_blob(&raw(&dir), 2);
+    assert_ne!(foreign, mine);
+    raw(&dir)
+        .execute("UPDATE audit SET blob = ?1 WHERE pos = 2", [foreign])
+        .unwrap();
+    let (_, defects) = s.verify_audit().unwrap();
+    assert_eq!(defects, [D::ChainBroken(2)]);
+}
