@@ -655,6 +655,115 @@ impl Store {
         self.data_version.set(-1);
     }
 
+    /// Re-seals the whole store under `new_key` with `new_header` (new threshold, shares
+    /// and key check value; the store id and slot count must stay), in one transaction:
+    /// every record and audit entry is opened with the current key and sealed again, the
+    /// header replaced, and `event` appended to the audit log. If anything fails, or the
+    /// process dies part-way, nothing changes and the old key still opens the store.
+    pub fn rekey(
+        &mut self,
+        new_header: &StoreHeader,
+        new_key: SealKey,
+        event: &audit::AuditEvent,
+    ) -> Result<(), StoreError> {
+        if new_header.store_id != self.header.store_id
+            || new_header.slot_count != self.header.slot_count
+        {
+            return Err(StoreError::HeaderCorrupt(
+                "a rekey must keep the store id and the slot count".into(),
+            ));
+        }
+        let encoded = new_header.encode()?;
+        let new_digest = sha256(&encoded);
+        let old_key = self.key.as_ref().ok_or(StoreError::Sealed)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let old_state = read_state(&tx, old_key, &self.header_digest)?;
+        self.generations.check_not_older(old_state.generation)?;
+        let mut state = IntegrityState::empty(new_digest);
+        state.generation = old_state
+            .generation
+            .checked_add(1)
+            .ok_or_else(|| StoreError::IntegrityFailure("generation exhausted".into()))?;
+        let rows: Vec<(i64, i64, i64, Vec<u8>)> = {
+            let mut stmt = tx.prepare("SELECT kind, id, slot, blob FROM records")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut check = IntegrityState::empty(self.header_digest);
+        for (kind_v, id_v, slot_v, blob) in rows {
+            let id = id_from_sql(id_v);
+            let kind = u16::try_from(kind_v)
+                .ok()
+                .and_then(RecordKind::from_u16)
+                .ok_or_else(|| {
+                    StoreError::IntegrityFailure(format!("unknown record kind {kind_v}"))
+                })?;
+            let slot = slot_from_sql(slot_v, kind, id)?;
+            let plain = old_key.open(kind.as_u16(), id, slot, &blob)?;
+            check.toggle(&old_key.record_digest(kind.as_u16(), id, slot, &blob));
+            check.records += 1;
+            let sealed = new_key.seal(kind.as_u16(), id, slot, &plain)?;
+            state.toggle(&new_key.record_digest(kind.as_u16(), id, slot, &sealed));
+            state.records += 1;
+            tx.prepare_cached("UPDATE records SET blob = ?3 WHERE kind = ?1 AND id = ?2")?
+                .execute(params![kind_v, id_v, sealed])?;
+        }
+        if check.records != old_state.records || check.digest_sum != old_state.digest_sum {
+            return Err(StoreError::IntegrityFailure(
+                "the records do not match the sealed integrity state; refusing to rekey".into(),
+            ));
+        }
+        let entries: Vec<(i64, Vec<u8>)> = {
+            let mut stmt = tx.prepare("SELECT pos, blob FROM audit ORDER BY pos")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (pos, blob) in &entries {
+            let plain = old_key.open(audit::AUDIT_KIND, 0, 0, blob).map_err(|_| {
+                StoreError::IntegrityFailure(format!(
+                    "audit entry {pos} was modified; refusing to rekey"
+                ))
+            })?;
+            let sealed = new_key.seal(audit::AUDIT_KIND, 0, 0, &plain)?;
+            tx.prepare_cached("UPDATE audit SET blob = ?2 WHERE pos = ?1")?
+                .execute(params![pos, sealed])?;
+        }
+        state.audit_count = old_state.audit_count;
+        state.audit_head = old_state.audit_head;
+        tx.execute("UPDATE header SET blob = ?1 WHERE id = 1", [&encoded])?;
+        {
+            let mut wtx = WriteTx {
+                tx: &tx,
+                key: &new_key,
+                state,
+            };
+            wtx.append_audit(event)?;
+            write_state(&tx, &new_key, &wtx.state)?;
+            state = wtx.state;
+        }
+        tx.commit()?;
+        self.key = Some(new_key);
+        self.header = new_header.clone();
+        self.header_digest = new_digest;
+        self.generations.observe(state.generation)?;
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the database to `path` (which must not exist), as SQLite's
+    /// `VACUUM INTO` makes it: one file, every record still sealed. Works while sealed.
+    pub fn copy_database_to(&self, path: &Path) -> Result<(), StoreError> {
+        if path.exists() {
+            return Err(StoreError::Io(format!("{} already exists", path.display())));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Io(format!("{} is not UTF-8", path.display())))?;
+        self.conn.execute("VACUUM INTO ?1", [target])?;
+        Ok(())
+    }
+
     /// Reads the whole audit log and checks it against itself and the sealed state: every
     /// entry authenticates, carries the sequence number of its position, chains to the one
     /// before it, and the log ends where the sealed state says. Returns the entries that

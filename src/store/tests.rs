@@ -1164,3 +1164,107 @@ fn audit_entries_of_another_store_do_not_chain() {
     let (_, defects) = s.verify_audit().unwrap();
     assert_eq!(defects, [D::ChainBroken(2)]);
 }
+
+// ----- rekey and copies ---------------------------------------------------------------------
+
+fn new_key_store() -> SealKey {
+    SealKey::from_bytes(&[0xC3; 32]).unwrap()
+}
+
+#[test]
+fn rekey_reseals_everything_in_one_transaction() {
+    let (_tmp, mut s, dir) = audited_store(4);
+    s.write(|tx| tx.put(RecordKind::Token, 100, 1, b"a token"))
+        .unwrap();
+    let before = s.snapshot().unwrap();
+    let mut h = header();
+    h.threshold = 3;
+    h.total = 5;
+    h.commitments = vec![[0x44; 32]; 5];
+    h.kcv = [0x55; 32];
+    let ev = audit::AuditEvent::now(audit::NO_SLOT, audit::Actor::Custodian, "store.rekey");
+    s.rekey(&h, new_key_store(), &ev).unwrap();
+    let after = s.snapshot().unwrap();
+    assert_eq!(after.generation, before.generation + 1);
+    let plain = |v: &[Record]| {
+        v.iter()
+            .map(|r| (r.id, r.slot, r.plain.to_vec()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(plain(&after.objects), plain(&before.objects));
+    assert_eq!(plain(&after.tokens), plain(&before.tokens));
+    let (entries, defects) = s.verify_audit().unwrap();
+    assert!(defects.is_empty(), "{defects:?}");
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[4].event.op, "store.rekey");
+    drop(s);
+    // The new header is in place; the old key opens nothing, the new one everything.
+    let mut old = Store::open(&dir).unwrap();
+    assert_eq!(old.header(), &h);
+    old.set_seal_key(key());
+    assert!(matches!(
+        old.snapshot(),
+        Err(StoreError::IntegrityFailure(_))
+    ));
+    let mut new = Store::open(&dir).unwrap();
+    new.set_seal_key(new_key_store());
+    assert_eq!(new.snapshot().unwrap().objects.len(), 4);
+    // A raw scan finds no blob that the old key still opens.
+    let db = raw(&dir);
+    let blobs: Vec<(i64, i64, i64, Vec<u8>)> = {
+        let mut st = db
+            .prepare("SELECT kind, id, slot, blob FROM records")
+            .unwrap();
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    for (k, i, sl, b) in blobs {
+        assert!(key().open(k as u16, i as u64, sl as u32, &b).is_err());
+    }
+}
+
+#[test]
+fn a_failed_rekey_changes_nothing() {
+    let (_tmp, mut s, dir) = audited_store(3);
+    let files_before = std::fs::read(dir.join(DB_FILE)).unwrap().len();
+    let generation = s.snapshot().unwrap().generation;
+    // One record damaged: the rekey refuses before committing anything.
+    let db = raw(&dir);
+    let mut b = blob_of(&db, 2, 2);
+    b[15] ^= 1;
+    set_blob(&db, 2, 2, &b);
+    let ev = audit::AuditEvent::now(audit::NO_SLOT, audit::Actor::Custodian, "store.rekey");
+    let r = s.rekey(&header(), new_key_store(), &ev);
+    assert!(
+        matches!(r, Err(StoreError::RecordCorrupt { kind: 2, id: 2 })),
+        "{r:?}"
+    );
+    // Still the old key and header; repair the record and everything is as before.
+    let mut b = blob_of(&db, 2, 2);
+    b[15] ^= 1;
+    set_blob(&db, 2, 2, &b);
+    assert_eq!(s.snapshot().unwrap().generation, generation);
+    assert_eq!(s.verify_audit().unwrap().0.len(), 3);
+    assert!(std::fs::read(dir.join(DB_FILE)).unwrap().len() >= files_before);
+    // A header that changes the store id is refused.
+    let mut other = header();
+    other.store_id = [9; 16];
+    assert!(s.rekey(&other, new_key_store(), &ev).is_err());
+}
+
+#[test]
+fn database_copy_is_a_working_store() {
+    let (tmp, s, _dir) = audited_store(3);
+    let copy_dir = tmp.path().join("copy");
+    std::fs::create_dir(&copy_dir).unwrap();
+    s.copy_database_to(&copy_dir.join(DB_FILE)).unwrap();
+    assert!(
+        s.copy_database_to(&copy_dir.join(DB_FILE)).is_err(),
+        "never overwrites"
+    );
+    let c = unsealed(&copy_dir);
+    assert_eq!(c.snapshot().unwrap().objects.len(), 3);
+    assert!(c.verify_audit().unwrap().1.is_empty());
+}
