@@ -220,6 +220,10 @@ fn init_prints_custodians_and_quorum_reminder() {
         assert!(r.stdout.contains(&line), "{line}\n{}", r.stdout);
     }
     assert!(r.stdout.contains("Fewer than 2 shares can never open"));
+    assert!(r.stdout.contains("protection: none"), "{}", r.stdout);
+    assert!(std::fs::read_to_string(out.join("share-1-of-3.txt"))
+        .unwrap()
+        .starts_with("CUSTOS SHARE v1\n"));
     assert!(r.stdout.contains("slots:    2"));
 }
 
@@ -790,6 +794,35 @@ fn init_protects_shares_with_passphrases_from_a_file() {
     let second = out2.join("share-2-of-2.txt");
     let good = passphrase_file(tmp.path(), "second.txt", &["second passphrase".into()]);
     verify_share(&store2, &second, Some(&good)).ok();
+
+    // Two custodians with one passphrase: allowed, with a warning.
+    let mut args: Vec<String> = [
+        "init",
+        "--store",
+        &s(&tmp.path().join("store3")),
+        "--shares",
+        "3",
+        "--threshold",
+        "2",
+        "--out",
+        &s(&tmp.path().join("shares3")),
+        "--passphrase-stdin",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.extend(WEAK_ARGON2.iter().map(|a| a.to_string()));
+    let r = custos_input(
+        &args,
+        b"same passphrase\nother passphrase\nsame passphrase\n",
+    );
+    r.ok();
+    assert!(
+        r.stderr
+            .contains("custodians 1 and 3 have the same passphrase"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -376,14 +376,14 @@ fn cmd_init(a: &InitArgs) -> CliResult<Output> {
         Some(params) => {
             say!(
                 out.stdout,
-                "shares:   each encrypted under its custodian's passphrase \
+                "protection: each share encrypted under its custodian's passphrase \
                  (Argon2id {params}, AES-256-GCM)"
             );
         }
         None => {
             say!(
                 out.stdout,
-                "shares:   plain (anyone who reads a share file holds that share; \
+                "protection: none (anyone who reads a share file holds that share; \
                  --protect encrypts each under its custodian's passphrase)"
             );
         }
@@ -500,6 +500,16 @@ fn init_protection(a: &InitArgs, total: u8) -> CliResult<Option<(KdfParams, Vec<
             )
         }
     };
+    for (i, p) in passphrases.iter().enumerate() {
+        if let Some(j) = passphrases[..i].iter().position(|q| **q == **p) {
+            prompt_now(&format!(
+                "custos: warning: custodians {} and {} have the same passphrase; \
+                 each custodian should have their own\n",
+                j + 1,
+                i + 1
+            ));
+        }
+    }
     Ok(Some((params, passphrases)))
 }
 
@@ -1271,7 +1281,7 @@ fn accepted_line(a: &Accepted) -> String {
 // ----- passphrases and the terminal ---------------------------------------------------------
 
 /// The most a passphrase file or standard input may hold for `--passphrase-*`.
-const MAX_PASSPHRASE_INPUT: u64 = 1 << 20;
+const MAX_PASSPHRASE_INPUT: usize = 1 << 20;
 
 /// Where passphrases come from.
 enum Passphrases {
@@ -1347,12 +1357,13 @@ impl Passphrases {
 /// Reads all of `source` (at most 1 MiB) and splits it into lines: `\n` ends a line, a `\r`
 /// before it is dropped, and a final newline does not start another line.
 fn read_lines(source: std::fs::File, origin: &str) -> CliResult<Vec<Passphrase>> {
-    let mut data: Passphrase = Zeroizing::new(Vec::with_capacity(4096));
+    // Room for the whole input up front, so that no copy is left behind by a reallocation.
+    let mut data: Passphrase = Zeroizing::new(Vec::with_capacity(MAX_PASSPHRASE_INPUT + 1));
     source
-        .take(MAX_PASSPHRASE_INPUT + 1)
+        .take(u64::try_from(MAX_PASSPHRASE_INPUT + 1).unwrap_or(u64::MAX))
         .read_to_end(&mut data)
         .map_err(|e| CliError(format!("cannot read {origin}: {e}")))?;
-    if data.len() as u64 > MAX_PASSPHRASE_INPUT {
+    if data.len() > MAX_PASSPHRASE_INPUT {
         return Err(format!("{origin} is larger than 1 MiB").into());
     }
     let body = data.strip_suffix(b"\n").unwrap_or(&data);
@@ -1397,7 +1408,8 @@ fn read_terminal_line(limit: usize) -> CliResult<Option<Passphrase>> {
         .try_clone_to_owned()
         .map(std::fs::File::from)
         .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
-    let mut line: Passphrase = Zeroizing::new(Vec::with_capacity(128));
+    // Room for the longest line accepted, so that no copy is left behind by a reallocation.
+    let mut line: Passphrase = Zeroizing::new(Vec::with_capacity(limit));
     let mut too_long = false;
     let mut byte = [0u8; 1];
     loop {
