@@ -2,17 +2,21 @@
 //!
 //! ```text
 //! custos init --store DIR --shares N --threshold M --out SHARES_DIR [--slots K]
+//!             [--protect | --passphrase-file FILE | --passphrase-stdin] [--argon2 m=KIB,t=N,p=N]
 //! custos init --store DIR --dev [--slots K]
 //! custos status --store DIR [--share FILE]...
 //! custos token init --store DIR --slot N --label L [--so-pin S] [--pin P] [--share FILE]...
 //! custos token list --store DIR [--share FILE]...
-//! custos share verify --store DIR SHARE_FILE
+//! custos share verify --store DIR [--passphrase-file FILE | --passphrase-stdin] SHARE_FILE
+//! custos unseal --store DIR [--passphrase-file FILE | --passphrase-stdin] [SHARE_FILE]...
 //! custos bench --module PATH [--slot N | --token-label L] --pin PIN [--vs OTHER_MODULE ...]
 //! ```
 //!
 //! Every failure is one line on stderr starting with `custos: error: ` and exit status 1.
 
 use std::fmt::Write as _;
+use std::io::{IsTerminal, Read};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -28,7 +32,10 @@ use custos_pkcs11::config::Config;
 use custos_pkcs11::engine::provision::{self, ProvisionError};
 use custos_pkcs11::engine::{Engine, Error as EngineError, SlotId, MAX_PIN_LEN, MIN_PIN_LEN};
 use custos_pkcs11::store::{Store, StoreHeader, DB_FILE};
-use custos_pkcs11::vault::{Unsealer, VaultError};
+use custos_pkcs11::vault::{
+    check_new_passphrase, Accepted, Ceremony, KdfParams, ProtectedShare, Refusal, Share, ShareFile,
+    MAX_PASSPHRASE_LEN,
+};
 
 /// Default number of slots in a new store.
 const DEFAULT_SLOTS: u32 = 4;
@@ -65,6 +72,9 @@ enum Command {
     /// Work with master-key shares
     #[command(subcommand)]
     Share(ShareCommand),
+    /// Unseal ceremony: take the custodians' shares one at a time, check each, and once the
+    /// quorum is reached prove that the rebuilt master key opens every record (writes nothing)
+    Unseal(CeremonyArgs),
     /// Benchmark a PKCS#11 module through its C ABI, optionally against another module
     Bench(custos_pkcs11::bench::BenchArgs),
 }
@@ -88,8 +98,36 @@ struct InitArgs {
     slots: u32,
     /// Development store: one share, kept beside the store so anyone who can read the
     /// directory can open it. For CI and development only.
-    #[arg(long, conflicts_with_all = ["shares", "threshold", "out"])]
+    #[arg(long, conflicts_with_all = ["shares", "threshold", "out", "protect", "passphrase_file",
+        "passphrase_stdin", "argon2"])]
     dev: bool,
+    /// Protect each share file with its custodian's passphrase, asked on the terminal (twice,
+    /// custodian by custodian). --passphrase-file and --passphrase-stdin also protect the shares
+    #[arg(long, conflicts_with_all = ["passphrase_file", "passphrase_stdin"])]
+    protect: bool,
+    #[command(flatten)]
+    passphrases: PassphraseArgs,
+    /// Argon2id parameters for protected shares: memory in KiB, passes, lanes
+    /// [default: m=65536,t=3,p=1; at least m=19456,t=2]
+    #[arg(long, value_name = "m=KIB,t=N,p=N")]
+    argon2: Option<String>,
+    /// Accept --argon2 parameters below the minimums. For tests only: shares protected so
+    /// weakly give way to passphrase guessing
+    #[arg(long, requires = "argon2")]
+    insecure_weak_argon2: bool,
+}
+
+/// Where passphrases for protected shares come from, when not from the terminal.
+#[derive(Args, Debug)]
+struct PassphraseArgs {
+    /// Read passphrases from FILE, one line per share in the order the shares are given:
+    /// line k is the passphrase of the k-th share file (for `init`, of custodian k); a plain
+    /// share's line is not used
+    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_stdin")]
+    passphrase_file: Option<PathBuf>,
+    /// Read passphrases from standard input, one per line, as with --passphrase-file
+    #[arg(long)]
+    passphrase_stdin: bool,
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +139,8 @@ struct UnsealArgs {
     /// the configuration named by CUSTOS_CONF or, for a --dev store, from the store itself
     #[arg(long = "share", value_name = "FILE")]
     share: Vec<PathBuf>,
+    #[command(flatten)]
+    passphrases: PassphraseArgs,
 }
 
 #[derive(Args, Debug)]
@@ -156,6 +196,20 @@ struct ShareVerifyArgs {
     /// The share file to check
     #[arg(value_name = "SHARE_FILE")]
     file: PathBuf,
+    #[command(flatten)]
+    passphrases: PassphraseArgs,
+}
+
+#[derive(Args, Debug)]
+struct CeremonyArgs {
+    /// The store directory
+    #[arg(long, value_name = "DIR")]
+    store: PathBuf,
+    /// Share files, offered in this order; without any, each path is asked on the terminal
+    #[arg(value_name = "SHARE_FILE")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    passphrases: PassphraseArgs,
 }
 
 /// A failure, worded for the operator.
@@ -195,6 +249,7 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::Init(a)) => cmd_token_init(&a),
         Command::Token(TokenCommand::List(a)) => cmd_token_list(&a),
         Command::Share(ShareCommand::Verify(a)) => cmd_share_verify(&a),
+        Command::Unseal(a) => cmd_unseal(&a),
         Command::Bench(a) => custos_pkcs11::bench::run(&a)
             .map(|stdout| Output {
                 stdout,
@@ -260,6 +315,8 @@ fn cmd_init(a: &InitArgs) -> CliResult<Output> {
         .into());
     }
     let mut out = Output::default();
+    // Passphrases are asked (or read) before anything is created.
+    let protection = init_protection(a, total)?;
     create_private_dir(out_dir, &mut out)?;
 
     let shares = provision::create_store(&a.store, threshold, total, a.slots)?;
@@ -267,9 +324,30 @@ fn cmd_init(a: &InitArgs) -> CliResult<Output> {
         .first()
         .map(|s| s.store_id())
         .ok_or("no shares made")?;
+    let issued: Vec<ShareFile> = match &protection {
+        None => shares.into_iter().map(ShareFile::Plain).collect(),
+        Some((params, passphrases)) => {
+            let mut issued = Vec::with_capacity(shares.len());
+            for (share, passphrase) in shares.iter().zip(passphrases) {
+                match ProtectedShare::protect(share, passphrase, *params) {
+                    Ok(p) => issued.push(ShareFile::Protected(p)),
+                    Err(e) => {
+                        let removed = remove_store_files(&a.store, false);
+                        return Err(format!(
+                            "cannot protect share {}: {e}; {removed}. Nothing was created.",
+                            share.index()
+                        )
+                        .into());
+                    }
+                }
+            }
+            issued
+        }
+    };
+    drop(protection);
     let mut written: Vec<&PathBuf> = Vec::new();
-    for (share, path) in shares.iter().zip(&paths) {
-        if let Err(e) = provision::write_share_file(path, share) {
+    for (share, path) in issued.iter().zip(&paths) {
+        if let Err(e) = provision::write_any_share_file(path, share) {
             for p in &written {
                 let _ = std::fs::remove_file(p);
             }
@@ -281,7 +359,11 @@ fn cmd_init(a: &InitArgs) -> CliResult<Output> {
         }
         written.push(path);
     }
-    drop(shares);
+    let protected_with = issued.iter().find_map(|f| match f {
+        ShareFile::Protected(p) => Some(p.params()),
+        ShareFile::Plain(_) => None,
+    });
+    drop(issued);
 
     say!(out.stdout, "created store {}", a.store.display());
     say!(out.stdout, "store id: {}", hex(&store_id));
@@ -290,12 +372,33 @@ fn cmd_init(a: &InitArgs) -> CliResult<Output> {
         "quorum:   {threshold} of {total} shares open the store"
     );
     say!(out.stdout, "slots:    {}", a.slots);
+    match protected_with {
+        Some(params) => {
+            say!(
+                out.stdout,
+                "protection: each share encrypted under its custodian's passphrase \
+                 (Argon2id {params}, AES-256-GCM)"
+            );
+        }
+        None => {
+            say!(
+                out.stdout,
+                "protection: none (anyone who reads a share file holds that share; \
+                 --protect encrypts each under its custodian's passphrase)"
+            );
+        }
+    }
     say!(
         out.stdout,
         "shares (give each file to its custodian, then delete it here):"
     );
+    let kind = if protected_with.is_some() {
+        " (passphrase-protected)"
+    } else {
+        ""
+    };
     for (i, p) in paths.iter().enumerate() {
-        say!(out.stdout, "  custodian {}: {}", i + 1, p.display());
+        say!(out.stdout, "  custodian {}: {}{kind}", i + 1, p.display());
     }
     say!(
         out.stdout,
@@ -340,6 +443,125 @@ fn init_dev(a: &InitArgs) -> CliResult<Output> {
          custos: WARNING: for real keys.",
         dev_share.display()
     );
+    Ok(out)
+}
+
+/// A passphrase, wiped when dropped.
+type Passphrase = Zeroizing<Vec<u8>>;
+
+/// For `init`: the Argon2id parameters and one passphrase per custodian when the shares are
+/// to be protected, `None` for plain shares.
+fn init_protection(a: &InitArgs, total: u8) -> CliResult<Option<(KdfParams, Vec<Passphrase>)>> {
+    let wanted =
+        a.protect || a.passphrases.passphrase_file.is_some() || a.passphrases.passphrase_stdin;
+    if !wanted {
+        if a.argon2.is_some() {
+            return Err("--argon2 applies to protected shares: add --protect, \
+                        --passphrase-file FILE or --passphrase-stdin"
+                .into());
+        }
+        return Ok(None);
+    }
+    let params = kdf_params(a.argon2.as_deref(), a.insecure_weak_argon2)?;
+    if params.is_weak() {
+        prompt_now(&format!(
+            "custos: WARNING: Argon2id {params} is below the minimums: these share files give \
+             way to passphrase guessing. For tests only.\n"
+        ));
+    }
+    let passphrases = match Passphrases::from_args(&a.passphrases)? {
+        Passphrases::Lines { origin, lines } => {
+            if lines.len() != usize::from(total) {
+                return Err(format!(
+                    "{origin} has {} line{}, but {total} custodians need one passphrase each \
+                     (line i for custodian i). Nothing was created.",
+                    lines.len(),
+                    if lines.len() == 1 { "" } else { "s" }
+                )
+                .into());
+            }
+            for (i, p) in lines.iter().enumerate() {
+                check_new_passphrase(p).map_err(|e| {
+                    CliError(format!(
+                        "{origin}, line {n} (custodian {n}): {e}. Nothing was created.",
+                        n = i + 1
+                    ))
+                })?;
+            }
+            lines.into_iter().collect()
+        }
+        Passphrases::Terminal => ask_new_passphrases(total)?,
+        Passphrases::Unavailable => {
+            return Err(
+                "protecting the shares needs each custodian's passphrase, and standard \
+                        input is not a terminal to ask on: give --passphrase-file FILE or \
+                        --passphrase-stdin"
+                    .into(),
+            )
+        }
+    };
+    for (i, p) in passphrases.iter().enumerate() {
+        if let Some(j) = passphrases[..i].iter().position(|q| **q == **p) {
+            prompt_now(&format!(
+                "custos: warning: custodians {} and {} have the same passphrase; \
+                 each custodian should have their own\n",
+                j + 1,
+                i + 1
+            ));
+        }
+    }
+    Ok(Some((params, passphrases)))
+}
+
+/// The Argon2id parameters `--argon2` names (the default without it). Below the minimums
+/// only with `--insecure-weak-argon2`.
+fn kdf_params(spec: Option<&str>, weak_ok: bool) -> CliResult<KdfParams> {
+    let Some(spec) = spec else {
+        return Ok(KdfParams::DEFAULT);
+    };
+    let p = KdfParams::parse_spec(spec).map_err(|e| CliError(format!("--argon2: {e}")))?;
+    if weak_ok {
+        return Ok(p);
+    }
+    KdfParams::new(p.memory_kib(), p.passes(), p.lanes()).map_err(|e| {
+        CliError(format!(
+            "--argon2: {e} (--insecure-weak-argon2 allows it, for tests only)"
+        ))
+    })
+}
+
+/// Asks each custodian in turn for a new passphrase on the terminal, twice; three tries each.
+fn ask_new_passphrases(total: u8) -> CliResult<Vec<Passphrase>> {
+    let mut out = Vec::with_capacity(usize::from(total));
+    for i in 1..=total {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let first = read_hidden(&format!("Passphrase for custodian {i} of {total}: "))?;
+            let problem = match check_new_passphrase(&first) {
+                Err(e) => Some(e.to_string()),
+                Ok(()) => {
+                    let again = read_hidden(&format!(
+                        "Repeat the passphrase for custodian {i} of {total}: "
+                    ))?;
+                    (*again != *first).then(|| "the two entries differ".to_string())
+                }
+            };
+            match problem {
+                None => {
+                    out.push(first);
+                    break;
+                }
+                Some(why) if tries >= 3 => {
+                    return Err(format!(
+                        "custodian {i}: {why}; giving up after 3 tries. Nothing was created."
+                    )
+                    .into())
+                }
+                Some(why) => prompt_now(&format!("{why}; try again\n")),
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -485,59 +707,81 @@ fn sealed_message(h: &StoreHeader, detail: &str) -> String {
 }
 
 /// Opens the engine: with the `--share` files when given (each checked and named in any
-/// error), otherwise with the configuration's shares. The engine may come back sealed only in
-/// the second case.
+/// error, protected ones unlocked with their passphrase), otherwise with the configuration's
+/// shares. The engine may come back sealed only in the second case.
 fn open_engine(u: &UnsealArgs, out: &mut Output) -> CliResult<Engine> {
     let header = open_header(&u.store)?;
     let config = config_for(&u.store, out)?;
     if u.share.is_empty() {
         return Engine::open(config).map_err(|e| CliError(engine_message(&e, &header)));
     }
-    check_shares(&header, &u.share)?;
-    let mut shares = Vec::with_capacity(u.share.len());
-    for p in &u.share {
-        shares.push(provision::read_share_file(p)?);
-    }
+    let shares = checked_shares(&header, &u.share, &u.passphrases)?;
     Engine::open_with_shares(config, shares).map_err(|e| CliError(engine_message(&e, &header)))
 }
 
-/// Checks each given share against the store header, naming the file of a refused one.
-fn check_shares(h: &StoreHeader, files: &[PathBuf]) -> CliResult<()> {
-    let mut u = Unsealer::new(
-        h.store_id,
-        h.threshold,
-        h.total,
-        h.commitments.clone(),
-        h.kcv,
-    )
-    .map_err(|e| CliError(format!("store header: {e}")))?;
-    for p in files {
-        let share = provision::read_share_file(p)?;
-        match u.add(share) {
-            Ok(_) | Err(VaultError::AlreadyComplete) => {}
-            Err(e) => return Err(format!("{}: {}", p.display(), share_problem(&e)).into()),
+/// Reads each given share (unlocking protected ones) and checks it against the store header,
+/// naming the file of a refused one. Returns the accepted shares once there are enough.
+fn checked_shares(
+    h: &StoreHeader,
+    files: &[PathBuf],
+    passphrase_args: &PassphraseArgs,
+) -> CliResult<Vec<Share>> {
+    let mut ceremony =
+        provision::ceremony_for(h).map_err(|e| CliError(format!("store header: {e}")))?;
+    // Made when the first protected share needs it, so stdin is read only then.
+    let mut passphrases: Option<Passphrases> = None;
+    let mut shares = Vec::with_capacity(usize::from(h.threshold));
+    for (position, p) in files.iter().enumerate() {
+        let named = |r: Refusal| CliError(format!("{}: {r}", p.display()));
+        let share = match provision::read_any_share_file(p)? {
+            ShareFile::Plain(s) => s,
+            ShareFile::Protected(locked) => {
+                ceremony
+                    .check_claim(
+                        locked.store_id(),
+                        locked.index(),
+                        locked.threshold(),
+                        locked.total(),
+                    )
+                    .or_else(|r| match r {
+                        Refusal::AlreadyComplete => Ok(()),
+                        other => Err(named(other)),
+                    })?;
+                if ceremony.is_complete() {
+                    continue;
+                }
+                let source = match passphrases.as_mut() {
+                    Some(s) => s,
+                    None => passphrases.insert(Passphrases::from_args(passphrase_args)?),
+                };
+                let passphrase = source.unlock(position, &share_label(&locked, p))?;
+                locked
+                    .unlock(&passphrase)
+                    .map_err(|e| CliError(format!("{}: {e}", p.display())))?
+            }
+        };
+        // The engine takes its own copy; the ceremony keeps the one it checked.
+        let copy = Share::parse(&share.to_text()).map_err(|e| CliError(e.to_string()))?;
+        match ceremony.add(share) {
+            Ok(_) => shares.push(copy),
+            Err(Refusal::AlreadyComplete) => {}
+            Err(r) => return Err(named(r)),
         }
     }
-    if !u.is_complete() {
-        let p = u.progress();
-        return Err(sealed_message(h, &format!(" (have {})", p.have)).into());
+    if !ceremony.is_complete() {
+        return Err(sealed_message(h, &format!(" (have {})", ceremony.have())).into());
     }
-    Ok(())
+    Ok(shares)
 }
 
-fn share_problem(e: &VaultError) -> String {
-    match e {
-        VaultError::ForeignShare => {
-            "this share belongs to a different store (foreign share)".to_string()
-        }
-        VaultError::DuplicateShare { index } => {
-            format!("share {index} was given twice (duplicate share)")
-        }
-        VaultError::WrongShare { index } => format!(
-            "share {index} does not match this store's record of it (wrong, forged or corrupted share)"
-        ),
-        other => other.to_string(),
-    }
+/// How a protected share is named when its passphrase is asked for.
+fn share_label(share: &ProtectedShare, path: &Path) -> String {
+    format!(
+        "share {} of {} ({})",
+        share.index(),
+        share.total(),
+        path.display()
+    )
 }
 
 /// Requires an unsealed engine.
@@ -804,25 +1048,40 @@ fn no_slot(slot: SlotId, h: &StoreHeader) -> String {
 // ----- share verify -------------------------------------------------------------------------
 
 fn cmd_share_verify(a: &ShareVerifyArgs) -> CliResult<Output> {
-    let share = provision::read_share_file(&a.file)?;
+    let file = provision::read_any_share_file(&a.file)?;
     let h = open_header(&a.store)?;
-    let mut u = Unsealer::new(
-        h.store_id,
-        h.threshold,
-        h.total,
-        h.commitments.clone(),
-        h.kcv,
-    )
-    .map_err(|e| CliError(format!("store header: {e}")))?;
-    let (index, total) = (share.index(), share.total());
-    u.add(share).map_err(|e| {
+    let mut ceremony =
+        provision::ceremony_for(&h).map_err(|e| CliError(format!("store header: {e}")))?;
+    let not_genuine = |r: Refusal| {
         CliError(format!(
-            "{} is not a genuine share of store {}: {}",
+            "{} is not a genuine share of store {}: {r}",
             a.file.display(),
-            hex(&h.store_id),
-            share_problem(&e)
+            hex(&h.store_id)
         ))
-    })?;
+    };
+    // What the file states is checked first, so no passphrase is asked for a share of
+    // another store.
+    ceremony
+        .check_claim(
+            file.store_id(),
+            file.index(),
+            file.threshold(),
+            file.total(),
+        )
+        .map_err(not_genuine)?;
+    let (share, protection) = match file {
+        ShareFile::Plain(s) => (s, None),
+        ShareFile::Protected(locked) => {
+            let source = Passphrases::from_args(&a.passphrases)?;
+            let passphrase = source.unlock(0, &share_label(&locked, &a.file))?;
+            let share = locked
+                .unlock(&passphrase)
+                .map_err(|e| CliError(format!("{}: {e}", a.file.display())))?;
+            (share, Some(locked.params()))
+        }
+    };
+    let (index, total) = (share.index(), share.total());
+    ceremony.add(share).map_err(not_genuine)?;
     let mut out = Output::default();
     say!(
         out.stdout,
@@ -830,5 +1089,382 @@ fn cmd_share_verify(a: &ShareVerifyArgs) -> CliResult<Output> {
         hex(&h.store_id),
         h.threshold
     );
+    if let Some(params) = protection {
+        say!(
+            out.stdout,
+            "passphrase-protected: Argon2id {params}, AES-256-GCM; the passphrase is correct"
+        );
+        if params.is_weak() {
+            say!(
+                out.stderr,
+                "custos: warning: Argon2id {params} is below the minimums (a test setting): \
+                 protect this share again with the default parameters"
+            );
+        }
+    }
     Ok(out)
+}
+
+// ----- unseal ceremony ----------------------------------------------------------------------
+
+/// The unseal ceremony in embedded mode: shares are taken one at a time (from the files
+/// given, or asked on the terminal), each checked on entry; at the quorum the master key is
+/// rebuilt, checked against the key check value, and every sealed record is decrypted to prove
+/// that the store opens. Nothing is written anywhere.
+fn cmd_unseal(a: &CeremonyArgs) -> CliResult<Output> {
+    let interactive = a.files.is_empty();
+    if interactive {
+        if a.passphrases.passphrase_stdin || a.passphrases.passphrase_file.is_some() {
+            return Err(
+                "--passphrase-file and --passphrase-stdin go with share files given as \
+                        arguments (line k for the k-th file); when the paths are asked on the \
+                        terminal, so are the passphrases"
+                    .into(),
+            );
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "no share files given, and standard input is not a terminal to ask \
+                        for them on: custos unseal --store DIR SHARE_FILE..."
+                    .into(),
+            );
+        }
+    }
+    let mut store = Store::open(&a.store).map_err(|e| CliError(e.to_string()))?;
+    let h = store.header().clone();
+    let mut ceremony =
+        provision::ceremony_for(&h).map_err(|e| CliError(format!("store header: {e}")))?;
+    let passphrases = Passphrases::from_args(&a.passphrases)?;
+    say_now(&format!(
+        "unseal ceremony for store {} ({}): {} of {} shares needed",
+        a.store.display(),
+        hex(&h.store_id),
+        h.threshold,
+        h.total
+    ));
+    if interactive {
+        say_now("enter one share file path per line; end of input (Ctrl-D) abandons the ceremony");
+        while !ceremony.is_complete() {
+            prompt_now(&format!(
+                "Share file for a custodian (have {} of {} needed): ",
+                ceremony.have(),
+                ceremony.need()
+            ));
+            let Some(line) = read_terminal_line(4096)? else {
+                prompt_now("\n");
+                break;
+            };
+            let text = String::from_utf8_lossy(&line);
+            let path = text.trim();
+            if path.is_empty() {
+                continue;
+            }
+            offer_share(&mut ceremony, Path::new(path), 0, &passphrases)?;
+        }
+    } else {
+        for (i, path) in a.files.iter().enumerate() {
+            if ceremony.is_complete() {
+                let rest: Vec<String> = a.files[i..]
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                say_now(&format!("quorum reached; not read: {}", rest.join(", ")));
+                break;
+            }
+            offer_share(&mut ceremony, path, i, &passphrases)?;
+        }
+    }
+    if !ceremony.is_complete() {
+        return Err(format!(
+            "quorum not reached: have {} of {} needed shares ({} refused); the store was not opened",
+            ceremony.have(),
+            ceremony.need(),
+            ceremony.refused()
+        )
+        .into());
+    }
+    let used: Vec<String> = ceremony.accepted().iter().map(u8::to_string).collect();
+    let mk = ceremony.finish().map_err(|e| {
+        CliError(format!(
+            "{e}: the shares were accepted but the store header does not match them"
+        ))
+    })?;
+    say_now(&format!(
+        "master key rebuilt from shares {}; it matches the store's key check value",
+        used.join(", ")
+    ));
+    provision::unseal_with_key(&mut store, &mk)?;
+    drop(mk);
+    let count = provision::prove_records(&store).map_err(|e| {
+        CliError(format!(
+            "the master key checks, but a sealed record does not open: {e}"
+        ))
+    })?;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    say_now(&format!(
+        "store opened: {}, {} and {}; every sealed record decrypted and authenticated",
+        plural(count.tokens, "token", "tokens"),
+        plural(count.objects, "object", "objects"),
+        plural(count.meta, "metadata record", "metadata records")
+    ));
+    say_now(
+        "nothing was written: in embedded mode each application unseals the store itself, \
+         from the shares its configuration names",
+    );
+    Ok(Output::default())
+}
+
+/// Offers one share file to the ceremony and prints whether it was accepted or refused (and
+/// why). `position` is the share's place in the list given (for its passphrase line). Fails
+/// only when the ceremony cannot go on (no way to get a passphrase).
+fn offer_share(
+    ceremony: &mut Ceremony,
+    path: &Path,
+    position: usize,
+    passphrases: &Passphrases,
+) -> CliResult<()> {
+    match take_share(ceremony, path, position, passphrases)? {
+        Ok(a) => say_now(&accepted_line(&a)),
+        Err(r) => say_now(&format!("{} refused: {r}", path.display())),
+    }
+    Ok(())
+}
+
+/// Reads a share file, checks what it states, unlocks it if it is protected, and adds it.
+fn take_share(
+    ceremony: &mut Ceremony,
+    path: &Path,
+    position: usize,
+    passphrases: &Passphrases,
+) -> CliResult<Result<Accepted, Refusal>> {
+    let file = match provision::read_any_share_file(path) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(ceremony.refuse(Refusal::Unreadable(e.to_string())))),
+    };
+    if let Err(r) = ceremony.check_claim(
+        file.store_id(),
+        file.index(),
+        file.threshold(),
+        file.total(),
+    ) {
+        return Ok(Err(ceremony.refuse(r)));
+    }
+    let share = match file {
+        ShareFile::Plain(s) => s,
+        ShareFile::Protected(locked) => {
+            let passphrase = passphrases.unlock(position, &share_label(&locked, path))?;
+            match locked.unlock(&passphrase) {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(ceremony.refuse(Refusal::from(e)))),
+            }
+        }
+    };
+    Ok(ceremony.add(share))
+}
+
+/// `share 2 accepted (have 1 of 2 needed)`, with the quorum noted when it is reached.
+fn accepted_line(a: &Accepted) -> String {
+    format!(
+        "share {} accepted (have {} of {} needed{})",
+        a.index,
+        a.have,
+        a.need,
+        if a.is_complete() {
+            ": quorum reached"
+        } else {
+            ""
+        }
+    )
+}
+
+// ----- passphrases and the terminal ---------------------------------------------------------
+
+/// The most a passphrase file or standard input may hold for `--passphrase-*`.
+const MAX_PASSPHRASE_INPUT: usize = 1 << 20;
+
+/// Where passphrases come from.
+enum Passphrases {
+    /// Lines read up front from a file or standard input: line k for the k-th share.
+    Lines {
+        /// Names the source in messages.
+        origin: String,
+        /// Line k for the k-th share.
+        lines: Vec<Passphrase>,
+    },
+    /// Asked on the terminal (standard input is one), with echo off.
+    Terminal,
+    /// No terminal and no source given: a protected share is an error.
+    Unavailable,
+}
+
+impl Passphrases {
+    /// The source the options name; the terminal when there is one; else none.
+    fn from_args(a: &PassphraseArgs) -> CliResult<Passphrases> {
+        if let Some(path) = &a.passphrase_file {
+            warn_if_shared(path);
+            let f = std::fs::File::open(path)
+                .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+            let origin = format!("passphrase file {}", path.display());
+            return Ok(Passphrases::Lines {
+                lines: read_lines(f, &origin)?,
+                origin,
+            });
+        }
+        if a.passphrase_stdin {
+            let stdin = std::io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(std::fs::File::from)
+                .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
+            let origin = "standard input".to_string();
+            return Ok(Passphrases::Lines {
+                lines: read_lines(stdin, &origin)?,
+                origin,
+            });
+        }
+        if std::io::stdin().is_terminal() {
+            Ok(Passphrases::Terminal)
+        } else {
+            Ok(Passphrases::Unavailable)
+        }
+    }
+
+    /// The passphrase for the share given in `position` (from 0), named `what` in messages:
+    /// that line, or asked on the terminal.
+    fn unlock(&self, position: usize, what: &str) -> CliResult<Passphrase> {
+        match self {
+            Passphrases::Lines { origin, lines } => lines
+                .get(position)
+                .map(|p| Zeroizing::new(p.to_vec()))
+                .ok_or_else(|| {
+                    CliError(format!(
+                        "{origin} has no line {} for {what} (line k is the passphrase of the \
+                         k-th share given)",
+                        position + 1
+                    ))
+                }),
+            Passphrases::Terminal => read_hidden(&format!("Passphrase for {what}: ")),
+            Passphrases::Unavailable => Err(format!(
+                "{what} is passphrase-protected, and standard input is not a terminal to ask \
+                 for its passphrase on: give --passphrase-file FILE or --passphrase-stdin"
+            )
+            .into()),
+        }
+    }
+}
+
+/// Reads all of `source` (at most 1 MiB) and splits it into lines: `\n` ends a line, a `\r`
+/// before it is dropped, and a final newline does not start another line.
+fn read_lines(source: std::fs::File, origin: &str) -> CliResult<Vec<Passphrase>> {
+    // Room for the whole input up front, so that no copy is left behind by a reallocation.
+    let mut data: Passphrase = Zeroizing::new(Vec::with_capacity(MAX_PASSPHRASE_INPUT + 1));
+    source
+        .take(u64::try_from(MAX_PASSPHRASE_INPUT + 1).unwrap_or(u64::MAX))
+        .read_to_end(&mut data)
+        .map_err(|e| CliError(format!("cannot read {origin}: {e}")))?;
+    if data.len() > MAX_PASSPHRASE_INPUT {
+        return Err(format!("{origin} is larger than 1 MiB").into());
+    }
+    let body = data.strip_suffix(b"\n").unwrap_or(&data);
+    if body.is_empty() && data.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(body
+        .split(|&b| b == b'\n')
+        .map(|line| Zeroizing::new(line.strip_suffix(b"\r").unwrap_or(line).to_vec()))
+        .collect())
+}
+
+/// Warns when a passphrase file can be read by other users.
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.permissions().mode() & 0o077 != 0 {
+            prompt_now(&format!(
+                "custos: warning: {} can be read by other users; keep passphrase files private\n",
+                path.display()
+            ));
+        }
+    }
+}
+
+/// Writes a progress line to stdout at once (the ceremony's transcript), ignoring a closed
+/// pipe.
+fn say_now(line: &str) {
+    emit(&mut std::io::stdout().lock(), &format!("{line}\n"));
+}
+
+/// Writes a prompt or a note to stderr at once, ignoring a closed pipe.
+fn prompt_now(text: &str) {
+    emit(&mut std::io::stderr().lock(), text);
+}
+
+/// Reads one line from standard input without buffering beyond it, so that later reads see
+/// the next line. `None` at end of input. A line longer than `limit` bytes is an error.
+fn read_terminal_line(limit: usize) -> CliResult<Option<Passphrase>> {
+    let mut input = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
+    // Room for the longest line accepted, so that no copy is left behind by a reallocation.
+    let mut line: Passphrase = Zeroizing::new(Vec::with_capacity(limit));
+    let mut too_long = false;
+    let mut byte = [0u8; 1];
+    loop {
+        match input.read(&mut byte) {
+            Ok(0) if line.is_empty() && !too_long => return Ok(None),
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) if line.len() >= limit => too_long = true,
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("cannot read standard input: {e}").into()),
+        }
+    }
+    if too_long {
+        return Err(format!("the line entered is longer than {limit} bytes").into());
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(Some(line))
+}
+
+/// Puts the terminal's echo back as it was when dropped.
+struct EchoOff {
+    saved: rustix::termios::Termios,
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            std::io::stdin().as_fd(),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
+    }
+}
+
+/// Asks for a secret on the terminal (standard input) with echo off.
+fn read_hidden(prompt: &str) -> CliResult<Passphrase> {
+    use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(stdin.as_fd()).map_err(|e| {
+        CliError(format!(
+            "cannot use the terminal to ask for a passphrase: {e}"
+        ))
+    })?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    tcsetattr(stdin.as_fd(), OptionalActions::Now, &quiet)
+        .map_err(|e| CliError(format!("cannot turn the terminal's echo off: {e}")))?;
+    let guard = EchoOff { saved };
+    // The prompt comes once echo is off, so nothing typed after it is shown.
+    prompt_now(prompt);
+    let line = read_terminal_line(MAX_PASSPHRASE_LEN);
+    drop(guard);
+    prompt_now("\n");
+    line?.ok_or_else(|| CliError("end of input: no passphrase was entered".into()))
 }

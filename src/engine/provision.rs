@@ -1,12 +1,13 @@
-//! Making a store and unsealing it: the master key, its shares, the header commitments.
+//! Making a store and unsealing it: the master key, its shares, the header commitments, share
+//! files (plain or passphrase-protected), and the proof that a rebuilt key opens every record.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
 use crate::config::Config;
-use crate::store::{SealKey, Store, StoreError, StoreHeader, STORE_FORMAT_VERSION};
-use crate::vault::{self, MasterKey, Share, Unsealer, VaultError};
+use crate::store::{RecordKind, SealKey, Store, StoreError, StoreHeader, STORE_FORMAT_VERSION};
+use crate::vault::{self, MasterKey, Share, ShareFile, Unsealer, VaultError};
 
 use super::DEV_SHARE_FILE;
 
@@ -89,6 +90,21 @@ pub fn create_dev_store(dir: &Path, slot_count: u32) -> Result<(), ProvisionErro
 
 /// Writes a share to a new file, readable by its owner only.
 pub fn write_share_file(path: &Path, share: &Share) -> Result<(), ProvisionError> {
+    write_private_file(path, share.to_text().as_bytes())
+}
+
+/// Writes a share of either kind (plain, or passphrase-protected) to a new file, readable
+/// by its owner only.
+pub fn write_any_share_file(path: &Path, share: &ShareFile) -> Result<(), ProvisionError> {
+    match share {
+        ShareFile::Plain(s) => write_share_file(path, s),
+        ShareFile::Protected(p) => write_private_file(path, p.to_text().as_bytes()),
+    }
+}
+
+/// Creates `path` (never replacing an existing file) with mode 0600, writes `bytes` and
+/// syncs it to disk.
+fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), ProvisionError> {
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -99,18 +115,37 @@ pub fn write_share_file(path: &Path, share: &Share) -> Result<(), ProvisionError
     let mut f = opts
         .open(path)
         .map_err(|e| ProvisionError::Io(format!("cannot create {}: {e}", path.display())))?;
-    f.write_all(share.to_text().as_bytes())
+    f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(|e| ProvisionError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Reads a share file.
+/// The reason given when a passphrase-protected share is offered where nobody can type its
+/// passphrase (the module unsealing at `C_Initialize`).
+pub const PROTECTED_SHARE_UNATTENDED: &str =
+    "the share is passphrase-protected and the module cannot ask for a passphrase: \
+     configure plain share files for unattended unsealing \
+     (protected shares are for ceremonies: `custos unseal`, and the served mode once it exists)";
+
+/// Reads a plain share file, for unattended use. A passphrase-protected share is refused
+/// with [`PROTECTED_SHARE_UNATTENDED`] as the reason.
 pub fn read_share_file(path: &Path) -> Result<Share, ProvisionError> {
+    match read_any_share_file(path)? {
+        ShareFile::Plain(s) => Ok(s),
+        ShareFile::Protected(_) => Err(ProvisionError::Io(format!(
+            "{}: {PROTECTED_SHARE_UNATTENDED}",
+            path.display()
+        ))),
+    }
+}
+
+/// Reads a share file of either kind (plain, or passphrase-protected and still locked).
+pub fn read_any_share_file(path: &Path) -> Result<ShareFile, ProvisionError> {
     let text =
         zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|e| {
             ProvisionError::Io(format!("cannot read share {}: {e}", path.display()))
         })?);
-    Share::parse(&text).map_err(|e| ProvisionError::Io(format!("{}: {e}", path.display())))
+    ShareFile::parse(&text).map_err(|e| ProvisionError::Io(format!("{}: {e}", path.display())))
 }
 
 /// Every share the configuration makes available: its share files, the shares in its variable,
@@ -124,9 +159,12 @@ pub fn collect_shares(config: &Config) -> Result<Vec<Share>, ProvisionError> {
         if let Some(text) = std::env::var_os(var) {
             let text = zeroize::Zeroizing::new(text.to_string_lossy().into_owned());
             for block in split_share_texts(&text) {
-                out.push(
-                    Share::parse(&block).map_err(|e| ProvisionError::Io(format!("${var}: {e}")))?,
-                );
+                out.push(Share::parse(&block).map_err(|e| match e {
+                    VaultError::PassphraseProtected => {
+                        ProvisionError::Io(format!("${var}: {PROTECTED_SHARE_UNATTENDED}"))
+                    }
+                    other => ProvisionError::Io(format!("${var}: {other}")),
+                })?);
             }
         }
     }
@@ -141,7 +179,11 @@ pub fn collect_shares(config: &Config) -> Result<Vec<Share>, ProvisionError> {
 fn split_share_texts(text: &str) -> Vec<zeroize::Zeroizing<String>> {
     let mut out: Vec<zeroize::Zeroizing<String>> = Vec::new();
     for line in text.lines() {
-        if line.trim_start().starts_with("CUSTOS SHARE") || out.is_empty() {
+        let start = line.trim_start();
+        if start.starts_with("CUSTOS SHARE")
+            || start.starts_with("CUSTOS PROTECTED SHARE")
+            || out.is_empty()
+        {
             out.push(zeroize::Zeroizing::new(String::new()));
         }
         if let Some(cur) = out.last_mut() {
@@ -171,7 +213,141 @@ pub fn unseal_store(store: &mut Store, shares: Vec<Share>) -> Result<(), Provisi
         u.add(s)?;
     }
     let mk = u.finish()?;
+    unseal_with_key(store, &mk)
+}
+
+/// Gives the store its record key, derived from a master key that has already been checked
+/// against the store's key check value.
+pub fn unseal_with_key(store: &mut Store, mk: &MasterKey) -> Result<(), ProvisionError> {
     let key = mk.derive(RECORD_KEY_PURPOSE);
     store.set_seal_key(SealKey::from_bytes(key.as_bytes())?);
     Ok(())
+}
+
+/// A ceremony for the store: its header's store id, quorum, commitments and key check value.
+pub fn ceremony_for(header: &StoreHeader) -> Result<vault::Ceremony, ProvisionError> {
+    Ok(vault::Ceremony::new(
+        header.store_id,
+        header.threshold,
+        header.total,
+        header.commitments.clone(),
+        header.kcv,
+    )?)
+}
+
+/// What reading back every sealed record of an unsealed store found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordCount {
+    /// Token records (one per initialised token).
+    pub tokens: usize,
+    /// Token object records.
+    pub objects: usize,
+    /// Store metadata records.
+    pub meta: usize,
+}
+
+/// Proves that an unsealed store opens: decrypts every token, object and metadata record
+/// (each one is authenticated by AES-GCM) and counts them. Reads only; writes nothing.
+/// Fails, naming the record, if any record does not decrypt.
+pub fn prove_records(store: &Store) -> Result<RecordCount, ProvisionError> {
+    let tokens = store.list(RecordKind::Token, None)?.len();
+    let objects = store.list(RecordKind::Object, None)?.len();
+    let meta = store.list(RecordKind::Meta, None)?.len();
+    Ok(RecordCount {
+        tokens,
+        objects,
+        meta,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::{KdfParams, ProtectedShare};
+
+    fn weak() -> KdfParams {
+        KdfParams::weak_for_tests(64, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn protected_share_files_round_trip_and_are_refused_unattended() {
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = dir.path().join("store");
+        let shares = create_store(&store_dir, 2, 3, 1).unwrap();
+        let plain = dir.path().join("plain.txt");
+        let locked = dir.path().join("locked.txt");
+        write_share_file(&plain, &shares[0]).unwrap();
+        let p = ProtectedShare::protect(&shares[1], b"passphrase-2", weak()).unwrap();
+        let file = ShareFile::Protected(p.clone());
+        write_any_share_file(&locked, &file).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&locked).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        // Never overwrites.
+        assert!(write_any_share_file(&locked, &file).is_err());
+
+        assert!(!read_any_share_file(&plain).unwrap().is_protected());
+        let ShareFile::Protected(back) = read_any_share_file(&locked).unwrap() else {
+            panic!("expected a protected share");
+        };
+        assert_eq!(back, p);
+        assert_eq!(read_share_file(&plain).unwrap().index(), 1);
+        let e = read_share_file(&locked).unwrap_err().to_string();
+        assert!(e.contains("passphrase-protected"), "{e}");
+        assert!(e.contains("plain share files"), "{e}");
+        assert!(e.contains("locked.txt"), "{e}");
+
+        // The module's configuration: the protected share stops unsealing with that reason.
+        let mut config = Config::for_store(&store_dir);
+        config.shares = vec![plain.clone(), locked.clone()];
+        let e = collect_shares(&config).unwrap_err().to_string();
+        assert!(e.contains("passphrase-protected"), "{e}");
+
+        // Unlocked, the two shares open the store and every record reads back.
+        let mut store = Store::open(&store_dir).unwrap();
+        let unlocked = back.unlock(b"passphrase-2").unwrap();
+        unseal_store(&mut store, vec![read_share_file(&plain).unwrap(), unlocked]).unwrap();
+        assert_eq!(
+            prove_records(&store).unwrap(),
+            RecordCount {
+                tokens: 0,
+                objects: 0,
+                meta: 0
+            }
+        );
+    }
+
+    #[test]
+    fn share_texts_split_on_both_headers() {
+        let mk = MasterKey::generate().unwrap();
+        let shares = vault::split_master_key(&mk, [1; 16], 2, 2).unwrap();
+        let p = ProtectedShare::protect(&shares[1], b"passphrase-2", weak()).unwrap();
+        let joined = format!("{}{}", shares[0].to_text().as_str(), p.to_text());
+        let blocks = split_share_texts(&joined);
+        assert_eq!(blocks.len(), 2);
+        assert!(Share::parse(&blocks[0]).is_ok());
+        assert_eq!(
+            Share::parse(&blocks[1]).unwrap_err(),
+            VaultError::PassphraseProtected
+        );
+    }
+
+    #[test]
+    fn prove_records_fails_with_the_wrong_key() {
+        let dir = tempfile::tempdir().unwrap();
+        create_dev_store(dir.path(), 1).unwrap();
+        let config = Config::for_store(dir.path());
+        let mut store = Store::open(dir.path()).unwrap();
+        unseal_store(&mut store, collect_shares(&config).unwrap()).unwrap();
+        store
+            .write(|tx| tx.put(RecordKind::Meta, 7, 0, b"hello"))
+            .unwrap();
+        assert_eq!(prove_records(&store).unwrap().meta, 1);
+        let mut wrong = Store::open(dir.path()).unwrap();
+        unseal_with_key(&mut wrong, &MasterKey::generate().unwrap()).unwrap();
+        assert!(prove_records(&wrong).is_err());
+    }
 }

@@ -70,6 +70,19 @@ pub enum VaultError {
     PinVerifierMalformed(String),
     /// A PBKDF2 iteration count of zero was requested.
     InvalidIterations,
+    /// A plain share was expected but the text is a passphrase-protected share.
+    PassphraseProtected,
+    /// A protected share failed to open: the passphrase is wrong, or the file was altered.
+    WrongPassphrase,
+    /// Argon2 parameters outside the accepted range; the string says which and why.
+    KdfParameters(String),
+    /// The memory Argon2 needs could not be allocated.
+    KdfMemory {
+        /// The memory requested, in KiB.
+        kib: u32,
+    },
+    /// A passphrase that cannot be used to protect a share; the string says why.
+    Passphrase(String),
 }
 
 impl fmt::Display for VaultError {
@@ -123,6 +136,18 @@ impl fmt::Display for VaultError {
             VaultError::InvalidIterations => {
                 write!(f, "PBKDF2 iteration count must be at least 1")
             }
+            VaultError::PassphraseProtected => write!(
+                f,
+                "the share is passphrase-protected and must be unlocked with its custodian's passphrase"
+            ),
+            VaultError::WrongPassphrase => write!(f, "wrong passphrase or damaged share file"),
+            VaultError::KdfParameters(reason) => write!(f, "Argon2 parameters: {reason}"),
+            VaultError::KdfMemory { kib } => write!(
+                f,
+                "cannot allocate the {} MiB of memory Argon2 needs",
+                kib.div_ceil(1024)
+            ),
+            VaultError::Passphrase(reason) => write!(f, "unusable passphrase: {reason}"),
         }
     }
 }

@@ -5,22 +5,31 @@
 //! header keeps public data only: the store id, M and N, one commitment per
 //! share and a key check value. An [`Unsealer`] built from that data checks
 //! each share as it is entered and confirms the recombined key against the
-//! key check value.
+//! key check value, and a [`Ceremony`] drives the same checks one custodian at a time.
+//! A share may be kept in a file protected by its custodian's passphrase
+//! ([`ProtectedShare`]: Argon2id and AES-256-GCM).
 
 #![deny(unsafe_code)]
 
+mod ceremony;
 mod error;
 mod key;
 mod pin;
+mod protect;
 pub mod shamir;
 mod share;
 mod unseal;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
+pub use ceremony::{Accepted, Ceremony, Refusal};
 pub use error::VaultError;
 pub use key::{DerivedKey, MasterKey};
 pub use pin::{PinVerifier, DEFAULT_PIN_ITERATIONS};
+pub use protect::{
+    check_new_passphrase, KdfParams, ProtectedShare, ShareFile, MAX_PASSPHRASE_LEN,
+    MIN_PASSPHRASE_LEN,
+};
 pub use share::{split_master_key, Share};
 pub use unseal::{unseal_with, Progress, Unsealer};
 

@@ -8,10 +8,10 @@ use zeroize::Zeroizing;
 use super::shamir;
 use super::{MasterKey, VaultError};
 
-/// First line of every share text.
-const HEADER_PREFIX: &str = "CUSTOS SHARE ";
+/// First line of every plain share text.
+pub(super) const HEADER_PREFIX: &str = "CUSTOS SHARE ";
 /// Format version written and accepted.
-const VERSION: &str = "v1";
+pub(super) const VERSION: &str = "v1";
 /// Domain separator for the typing check digits.
 const CHECK_DOMAIN: &[u8] = b"custos/v1/share-check";
 /// Domain separator for the share commitment kept in the store header.
@@ -150,11 +150,16 @@ impl Share {
     /// else that differs from the format is rejected with
     /// [`VaultError::ShareMalformed`] stating the reason, and a share whose
     /// check digits do not match its contents is rejected with
-    /// [`VaultError::ShareChecksum`].
+    /// [`VaultError::ShareChecksum`]. A passphrase-protected share (first line
+    /// `CUSTOS PROTECTED SHARE ...`) is refused with [`VaultError::PassphraseProtected`];
+    /// [`super::ShareFile::parse`] reads both kinds.
     pub fn parse(text: &str) -> Result<Share, VaultError> {
         let lines: Vec<&str> = text.trim().split('\n').map(str::trim).collect();
 
         let header = lines.first().copied().unwrap_or("");
+        if header.starts_with(super::protect::PROTECTED_HEADER_PREFIX) {
+            return Err(VaultError::PassphraseProtected);
+        }
         match header.strip_prefix(HEADER_PREFIX) {
             Some(VERSION) => {}
             Some(other) => {
@@ -210,7 +215,7 @@ pub fn split_master_key(
 }
 
 /// Checks the M/N/index relationship of a share.
-fn check_structure(index: u8, threshold: u8, total: u8) -> Result<(), VaultError> {
+pub(super) fn check_structure(index: u8, threshold: u8, total: u8) -> Result<(), VaultError> {
     if threshold == 0 {
         return Err(malformed("threshold is 0; it must be at least 1".into()));
     }
@@ -230,12 +235,12 @@ fn check_structure(index: u8, threshold: u8, total: u8) -> Result<(), VaultError
     Ok(())
 }
 
-fn malformed(reason: String) -> VaultError {
+pub(super) fn malformed(reason: String) -> VaultError {
     VaultError::ShareMalformed(reason)
 }
 
 /// Returns the text after `name:` on a line, or an error naming the field.
-fn field<'a>(line: &'a str, name: &str) -> Result<&'a str, VaultError> {
+pub(super) fn field<'a>(line: &'a str, name: &str) -> Result<&'a str, VaultError> {
     match line.split_once(':') {
         Some((key, rest)) if key.trim() == name => Ok(rest.trim()),
         _ => Err(malformed(format!("expected a '{name}:' line"))),
@@ -243,7 +248,7 @@ fn field<'a>(line: &'a str, name: &str) -> Result<&'a str, VaultError> {
 }
 
 /// Parses `<index> of <total> (threshold <m>)`.
-fn parse_share_line(s: &str) -> Result<(u8, u8, u8), VaultError> {
+pub(super) fn parse_share_line(s: &str) -> Result<(u8, u8, u8), VaultError> {
     let bad = || {
         malformed(format!(
             "share line '{s}' is not '<i> of <n> (threshold <m>)'"
@@ -264,7 +269,7 @@ fn parse_share_line(s: &str) -> Result<(u8, u8, u8), VaultError> {
 }
 
 /// Parses a plain decimal number in `0..=255` (digits only).
-fn parse_u8(s: &str, what: &str) -> Result<u8, VaultError> {
+pub(super) fn parse_u8(s: &str, what: &str) -> Result<u8, VaultError> {
     if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(malformed(format!("{what} '{s}' is not a number")));
     }
@@ -273,7 +278,7 @@ fn parse_u8(s: &str, what: &str) -> Result<u8, VaultError> {
 }
 
 /// Lower-case hex encoding without branches on the data.
-fn hex_encode(bytes: &[u8]) -> Zeroizing<String> {
+pub(super) fn hex_encode(bytes: &[u8]) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::with_capacity(bytes.len() * 2));
     for &b in bytes {
         out.push(char::from(hex_digit(b >> 4)));
@@ -298,7 +303,7 @@ fn in_range_mask(x: i16, lo: i16, hi: i16) -> i16 {
 ///
 /// The digits are decoded without branches on their values; only the length
 /// and the final validity are branched on.
-fn hex_decode(s: &str, out: &mut [u8], what: &str) -> Result<(), VaultError> {
+pub(super) fn hex_decode(s: &str, out: &mut [u8], what: &str) -> Result<(), VaultError> {
     let digits = s.as_bytes();
     if !s.is_ascii() {
         return Err(malformed(format!("{what} contains a non-hex character")));
