@@ -1059,9 +1059,10 @@ fn unseal_ceremony_with_files() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, shares, _) = init_protected(&tmp.path().join("a"), 2, 3);
     let (_, other_shares, _) = init_protected(&tmp.path().join("b"), 2, 3);
-    let before = snapshot(&store);
+    let mut before = snapshot(&store);
     assert!(!before.is_empty());
-    let unchanged = |what: &str| assert_eq!(snapshot(&store), before, "{what} changed the store");
+    let unchanged =
+        |before: &_, what: &str| assert_eq!(&snapshot(&store), before, "{what} changed the store");
     let pf = |name: &str, ids: &[usize]| {
         let lines: Vec<String> = ids.iter().map(|&i| passphrase(i)).collect();
         passphrase_file(tmp.path(), name, &lines)
@@ -1095,8 +1096,20 @@ fn unseal_ceremony_with_files() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("nothing was written"), "{}", r.stdout);
-    unchanged("a successful ceremony");
+    assert!(
+        r.stdout.contains("audit log (1 entry) intact"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("recorded in the audit log and nothing else was written"),
+        "{}",
+        r.stdout
+    );
+    // The only write is the ceremony's audit entry.
+    assert_ne!(snapshot(&store), before, "the ceremony was not recorded");
+    before = snapshot(&store);
 
     // Shares beyond the quorum are not read.
     let r = unseal(
@@ -1111,6 +1124,7 @@ fn unseal_ceremony_with_files() {
         "{}",
         r.stdout
     );
+    before = snapshot(&store);
 
     // One share is not enough.
     let r = unseal(&store, &[&shares[1]], Some(&pf("2.txt", &[2])));
@@ -1121,7 +1135,7 @@ fn unseal_ceremony_with_files() {
     ]);
     assert!(r.stdout.contains("share 2 accepted (have 1 of 2 needed)"));
     assert!(!r.stdout.contains("store opened"), "{}", r.stdout);
-    unchanged("a one-share ceremony");
+    unchanged(&before, "a one-share ceremony");
 
     // A duplicate share is refused; with only files, the ceremony ends short of the quorum.
     let r = unseal(
@@ -1138,7 +1152,7 @@ fn unseal_ceremony_with_files() {
         "{}",
         r.stdout
     );
-    unchanged("a duplicate-share ceremony");
+    unchanged(&before, "a duplicate-share ceremony");
 
     // A foreign share is refused (without using its passphrase line).
     let r = unseal(
@@ -1153,7 +1167,7 @@ fn unseal_ceremony_with_files() {
         "{}",
         r.stdout
     );
-    unchanged("a foreign-share ceremony");
+    unchanged(&before, "a foreign-share ceremony");
 
     // A wrong passphrase is refused.
     let r = unseal(
@@ -1170,7 +1184,7 @@ fn unseal_ceremony_with_files() {
         "{}",
         r.stdout
     );
-    unchanged("a wrong-passphrase ceremony");
+    unchanged(&before, "a wrong-passphrase ceremony");
 
     // A refusal along the way does not stop a ceremony that still reaches the quorum.
     let missing = tmp.path().join("missing.txt");
@@ -1183,6 +1197,7 @@ fn unseal_ceremony_with_files() {
     assert!(r.stdout.contains("cannot read share"), "{}", r.stdout);
     assert!(r.stdout.contains("different store"), "{}", r.stdout);
     assert!(r.stdout.contains("master key rebuilt from shares 2, 3"));
+    before = snapshot(&store);
 
     // Too few passphrase lines: a clear error, not a refusal of the share.
     unseal(
@@ -1191,7 +1206,7 @@ fn unseal_ceremony_with_files() {
         Some(&pf("only1.txt", &[1])),
     )
     .fails_with(&["has no line 2", "share 2 of 3"]);
-    unchanged("the ceremonies");
+    unchanged(&before, "a ceremony short of passphrases");
 }
 
 #[test]
@@ -1312,10 +1327,11 @@ fn fewer_than_the_quorum_open_nothing() {
         "{}",
         r.stdout
     );
-    assert_eq!(
+    // A successful ceremony writes its audit entry and nothing else.
+    assert_ne!(
         snapshot(&store),
         after_module,
-        "the ceremony changed the store"
+        "the ceremony was not recorded in the audit log"
     );
 }
 
@@ -1572,7 +1588,9 @@ fn interactive_ceremony_on_a_terminal() {
             "passphrase {i} echoed: {echo}"
         );
     }
-    assert_eq!(snapshot(&store), before);
+    // The successful ceremony recorded itself in the audit log.
+    assert_ne!(snapshot(&store), before);
+    let before = snapshot(&store);
 
     // Abandoned with Ctrl-D after one share: nonzero, nothing opened.
     let mut t = Terminal::spawn(&args);

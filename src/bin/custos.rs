@@ -31,6 +31,7 @@ use zeroize::Zeroizing;
 use custos_pkcs11::config::Config;
 use custos_pkcs11::engine::provision::{self, ProvisionError};
 use custos_pkcs11::engine::{Engine, Error as EngineError, SlotId, MAX_PIN_LEN, MIN_PIN_LEN};
+use custos_pkcs11::store::audit::{Actor as AuditActor, AuditEvent, NO_SLOT};
 use custos_pkcs11::store::{Store, StoreHeader, DB_FILE};
 use custos_pkcs11::vault::{
     check_new_passphrase, Accepted, Ceremony, KdfParams, ProtectedShare, Refusal, Share, ShareFile,
@@ -1203,14 +1204,21 @@ fn cmd_unseal(a: &CeremonyArgs) -> CliResult<Output> {
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     say_now(&format!(
-        "store opened: {}, {} and {}; every sealed record decrypted and authenticated",
+        "store opened: {}, {} and {}; every sealed record decrypted and authenticated, \
+         the store verified as a whole, and its audit log ({}) intact",
         plural(count.tokens, "token", "tokens"),
         plural(count.objects, "object", "objects"),
-        plural(count.meta, "metadata record", "metadata records")
+        plural(count.meta, "metadata record", "metadata records"),
+        plural(count.audit, "entry", "entries")
     ));
+    let ev = AuditEvent::now(NO_SLOT, AuditActor::Custodian, "store.unseal")
+        .detail(format!("unseal ceremony with shares {}", used.join(", ")));
+    store
+        .write(|tx| tx.append_audit(&ev).map(drop))
+        .map_err(|e| CliError(format!("cannot record the ceremony in the audit log: {e}")))?;
     say_now(
-        "nothing was written: in embedded mode each application unseals the store itself, \
-         from the shares its configuration names",
+        "the ceremony was recorded in the audit log and nothing else was written: in embedded \
+         mode each application unseals the store itself, from the shares its configuration names",
     );
     Ok(Output::default())
 }

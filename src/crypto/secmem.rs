@@ -5,7 +5,9 @@
 //! with `madvise(MADV_DONTDUMP)`, where the system allows both. Locking can fail, for example
 //! when `RLIMIT_MEMLOCK` is exhausted; the secret is then still kept in its own mapping,
 //! excluded from dumps if possible, and [`LockedBytes::is_locked`] says so. On drop the bytes
-//! are zeroized, then unlocked and unmapped.
+//! are zeroized, then unlocked and unmapped. Should the mapping itself fail, the secret is
+//! kept in an ordinary zeroizing heap allocation instead (and reported as not locked), so
+//! callers never have to fail for want of locked memory.
 
 use std::fmt;
 use std::ptr::NonNull;
@@ -19,6 +21,8 @@ pub struct LockedBytes<const N: usize> {
     ptr: NonNull<u8>,
     map_len: usize,
     locked: bool,
+    /// Whether the bytes live in the heap fallback rather than a mapping of their own.
+    heap: bool,
 }
 
 // SAFETY: the mapping is owned exclusively by this value; access goes through `&self` /
@@ -34,8 +38,25 @@ fn page_size() -> usize {
 }
 
 impl<const N: usize> LockedBytes<N> {
-    /// A zero-filled secret in fresh locked memory.
-    pub fn new() -> Result<LockedBytes<N>, CryptoError> {
+    /// A zero-filled secret in fresh locked memory (see the module notes for the fallback).
+    pub fn new() -> LockedBytes<N> {
+        Self::mapped().unwrap_or_else(|_| Self::heap())
+    }
+
+    /// The fallback: a leaked-on-purpose heap allocation reclaimed in `drop`.
+    fn heap() -> LockedBytes<N> {
+        let boxed: Box<[u8]> = vec![0u8; N.max(1)].into_boxed_slice();
+        let len = boxed.len();
+        let ptr = NonNull::new(Box::into_raw(boxed).cast::<u8>()).unwrap_or(NonNull::dangling());
+        LockedBytes {
+            ptr,
+            map_len: len,
+            locked: false,
+            heap: true,
+        }
+    }
+
+    fn mapped() -> Result<LockedBytes<N>, CryptoError> {
         let page = page_size();
         let map_len = N.max(1).div_ceil(page) * page;
         // SAFETY: an anonymous private mapping with no address hint; the result is checked.
@@ -63,14 +84,15 @@ impl<const N: usize> LockedBytes<N> {
             ptr,
             map_len,
             locked,
+            heap: false,
         })
     }
 
     /// A locked copy of `bytes`. The caller remains responsible for its own copy.
-    pub fn from_bytes(bytes: &[u8; N]) -> Result<LockedBytes<N>, CryptoError> {
-        let mut s = Self::new()?;
+    pub fn from_bytes(bytes: &[u8; N]) -> LockedBytes<N> {
+        let mut s = Self::new();
         s.as_bytes_mut().copy_from_slice(bytes);
-        Ok(s)
+        s
     }
 
     /// Whether `mlock` succeeded for this secret's memory.
@@ -97,6 +119,16 @@ impl<const N: usize> Drop for LockedBytes<N> {
         // SAFETY: the whole mapping is owned by `self` and no reference to it outlives it.
         let all = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.map_len) };
         all.zeroize();
+        if self.heap {
+            // SAFETY: `ptr`/`map_len` came from `Box::into_raw` of a boxed slice in `heap`.
+            drop(unsafe {
+                Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                    self.ptr.as_ptr(),
+                    self.map_len,
+                ))
+            });
+            return;
+        }
         let p = self.ptr.as_ptr().cast::<libc::c_void>();
         // SAFETY: unlocking and unmapping exactly the mapping created in `new`.
         unsafe {
@@ -130,11 +162,14 @@ mod tests {
 
     #[test]
     fn holds_the_bytes_and_locks_them_where_allowed() {
-        let mut s = LockedBytes::<32>::from_bytes(&[7; 32]).unwrap();
+        let mut s = LockedBytes::<32>::from_bytes(&[7; 32]);
         assert_eq!(s.as_bytes(), &[7; 32]);
         s.as_bytes_mut()[0] = 9;
         assert_eq!(s.as_bytes()[0], 9);
         assert_eq!(s.as_bytes().as_ptr() as usize % page_size(), 0);
+        let h = LockedBytes::<32>::heap();
+        assert!(!h.is_locked());
+        assert_eq!(h.as_bytes(), &[0; 32]);
         assert!(!format!("{s:?}").contains('7'), "Debug shows no bytes");
         let mut lim = libc::rlimit {
             rlim_cur: 0,
@@ -158,7 +193,7 @@ mod tests {
 
     #[test]
     fn sizes_larger_than_a_page() {
-        let s = LockedBytes::<5000>::new().unwrap();
+        let s = LockedBytes::<5000>::new();
         assert!(s.as_bytes().iter().all(|&b| b == 0));
         assert_eq!(s.map_len % page_size(), 0);
         assert!(s.map_len >= 5000);

@@ -6,10 +6,11 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::config::Config;
-use crate::store::{RecordKind, SealKey, Store, StoreError, StoreHeader, STORE_FORMAT_VERSION};
+use crate::store::{SealKey, Store, StoreError, StoreHeader, STORE_FORMAT_VERSION};
 use crate::vault::{self, MasterKey, Share, ShareFile, Unsealer, VaultError};
 
 use super::DEV_SHARE_FILE;
+use crate::store::audit::{Actor, AuditEvent, NO_SLOT};
 
 /// The HKDF purpose of the record-sealing key.
 const RECORD_KEY_PURPOSE: &str = "custos/v1/record-seal";
@@ -78,8 +79,56 @@ pub fn create_store(
         slot_count,
         created_unix,
     };
-    Store::create(dir, &header)?;
+    let mut store = Store::create(dir, &header)?;
+    unseal_with_key(&mut store, &mk)?;
+    let ev = AuditEvent::now(NO_SLOT, Actor::Custodian, "store.init").detail(format!(
+        "{threshold} of {total} shares, {slot_count} slots{}",
+        if mk.is_locked() {
+            ""
+        } else {
+            "; master key memory not locked"
+        }
+    ));
+    store.write(|tx| tx.append_audit(&ev).map(drop))?;
     Ok(shares)
+}
+
+/// Replaces the master key of the store in `dir`: the current quorum (`shares`) opens it, a
+/// new master key is split into `total` shares with threshold `threshold`, and every record
+/// and audit entry is sealed again under it in one transaction (see [`Store::rekey`]). The
+/// store id, slots and objects stay; the old shares no longer open the store. Returns the new
+/// shares, which the caller must hand out.
+pub fn rekey_store(
+    dir: &Path,
+    shares: Vec<Share>,
+    threshold: u8,
+    total: u8,
+    witness: Option<&Path>,
+) -> Result<Vec<Share>, ProvisionError> {
+    let mut store = Store::open(dir)?;
+    if let Some(w) = witness {
+        store.set_witness_dir(w);
+    }
+    unseal_store(&mut store, shares)?;
+    // The whole store must verify before it is sealed again under a new key.
+    store.snapshot()?;
+    let old = store.header().clone();
+    let mk = MasterKey::generate()?;
+    let new_shares = vault::split_master_key(&mk, old.store_id, threshold, total)?;
+    let header = StoreHeader {
+        threshold,
+        total,
+        commitments: new_shares.iter().map(Share::commitment).collect(),
+        kcv: mk.key_check_value(),
+        ..old.clone()
+    };
+    let key = SealKey::from_bytes(mk.derive(RECORD_KEY_PURPOSE).as_bytes())?;
+    let ev = AuditEvent::now(NO_SLOT, Actor::Custodian, "store.rekey").detail(format!(
+        "{} of {} shares replaced by {threshold} of {total}",
+        old.threshold, old.total
+    ));
+    store.rekey(&header, key, &ev)?;
+    Ok(new_shares)
 }
 
 /// Creates a `--dev` store: 1-of-1, its share written beside it so any process can unseal it.
@@ -244,19 +293,27 @@ pub struct RecordCount {
     pub objects: usize,
     /// Store metadata records.
     pub meta: usize,
+    /// Audit log entries.
+    pub audit: usize,
 }
 
 /// Proves that an unsealed store opens: decrypts every token, object and metadata record
-/// (each one is authenticated by AES-GCM) and counts them. Reads only; writes nothing.
-/// Fails, naming the record, if any record does not decrypt.
+/// (each one is authenticated by AES-GCM), checks them as a whole against the sealed
+/// integrity state ([`Store::snapshot`]) and checks the audit log, and counts them. Reads
+/// only. Fails, naming what is wrong, if anything does not verify.
 pub fn prove_records(store: &Store) -> Result<RecordCount, ProvisionError> {
-    let tokens = store.list(RecordKind::Token, None)?.len();
-    let objects = store.list(RecordKind::Object, None)?.len();
-    let meta = store.list(RecordKind::Meta, None)?.len();
+    let snap = store.snapshot()?;
+    let (entries, defects) = store.verify_audit()?;
+    if let Some(d) = defects.first() {
+        return Err(ProvisionError::Invalid(format!(
+            "the audit log is damaged: {d}"
+        )));
+    }
     Ok(RecordCount {
-        tokens,
-        objects,
-        meta,
+        tokens: snap.tokens.len(),
+        objects: snap.objects.len(),
+        meta: snap.meta.len(),
+        audit: entries.len(),
     })
 }
 

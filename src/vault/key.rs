@@ -4,6 +4,7 @@ use aws_lc_rs::{constant_time, hmac};
 use zeroize::Zeroizing;
 
 use super::{random_bytes, VaultError};
+use crate::crypto::secmem::LockedBytes;
 
 /// Salt used when deriving purpose keys from the master key.
 const HIERARCHY_SALT: &[u8] = b"custos/v1/key-hierarchy";
@@ -12,31 +13,37 @@ const KCV_MESSAGE: &[u8] = b"custos/v1/key-check-value";
 
 /// The 32-byte master key protecting a key store.
 ///
-/// The bytes are wiped when the value is dropped. The type deliberately has no
-/// `Clone` and no `Debug`.
+/// The bytes live in locked memory (`mlock`, excluded from core dumps, where the system
+/// allows; see [`LockedBytes`]) and are wiped when the value is dropped. The type
+/// deliberately has no `Clone` and no `Debug`.
 pub struct MasterKey {
-    bytes: Zeroizing<[u8; 32]>,
+    bytes: LockedBytes<32>,
 }
 
 /// A 32-byte key derived from the master key for one purpose.
 ///
-/// The bytes are wiped when the value is dropped. No `Clone`, no `Debug`.
+/// Kept like the master key. No `Clone`, no `Debug`.
 pub struct DerivedKey {
-    bytes: Zeroizing<[u8; 32]>,
+    bytes: LockedBytes<32>,
 }
 
 impl DerivedKey {
     /// The raw key bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.bytes
+        self.bytes.as_bytes()
     }
 }
 
 impl MasterKey {
+    /// Whether the key's memory is locked against swapping.
+    pub fn is_locked(&self) -> bool {
+        self.bytes.is_locked()
+    }
+
     /// Generates a fresh master key from the system random number generator.
     pub fn generate() -> Result<MasterKey, VaultError> {
         let bytes = Zeroizing::new(random_bytes::<32>()?);
-        Ok(MasterKey { bytes })
+        Ok(MasterKey::from_zeroizing(bytes))
     }
 
     /// Wraps existing key bytes as a master key.
@@ -45,18 +52,20 @@ impl MasterKey {
     /// for wiping it.
     pub fn from_bytes(bytes: [u8; 32]) -> MasterKey {
         MasterKey {
-            bytes: Zeroizing::new(bytes),
+            bytes: LockedBytes::from_bytes(&Zeroizing::new(bytes)),
         }
     }
 
     /// Wraps key bytes that are already in a wiping container.
     pub(crate) fn from_zeroizing(bytes: Zeroizing<[u8; 32]>) -> MasterKey {
-        MasterKey { bytes }
+        MasterKey {
+            bytes: LockedBytes::from_bytes(&bytes),
+        }
     }
 
     /// The raw master key bytes, for splitting into shares.
     pub(crate) fn secret_bytes(&self) -> &[u8; 32] {
-        &self.bytes
+        self.bytes.as_bytes()
     }
 
     /// Derives a 32-byte key for `purpose` with HKDF-SHA256 (RFC 5869).
@@ -66,7 +75,11 @@ impl MasterKey {
     /// Different purposes give independent keys.
     pub fn derive(&self, purpose: &str) -> DerivedKey {
         DerivedKey {
-            bytes: hkdf_sha256_32(HIERARCHY_SALT, &self.bytes[..], purpose.as_bytes()),
+            bytes: LockedBytes::from_bytes(&hkdf_sha256_32(
+                HIERARCHY_SALT,
+                &self.bytes.as_bytes()[..],
+                purpose.as_bytes(),
+            )),
         }
     }
 
@@ -76,7 +89,7 @@ impl MasterKey {
     /// It can be stored in the clear and lets a recombined key be confirmed
     /// without revealing it.
     pub fn key_check_value(&self) -> [u8; 32] {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.bytes[..]);
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.bytes.as_bytes()[..]);
         let tag = hmac::sign(&key, KCV_MESSAGE);
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
