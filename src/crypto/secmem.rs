@@ -114,6 +114,12 @@ impl<const N: usize> LockedBytes<N> {
     }
 }
 
+impl<const N: usize> Default for LockedBytes<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<const N: usize> Drop for LockedBytes<N> {
     fn drop(&mut self) {
         // SAFETY: the whole mapping is owned by `self` and no reference to it outlives it.

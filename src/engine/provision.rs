@@ -320,6 +320,7 @@ pub fn prove_records(store: &Store) -> Result<RecordCount, ProvisionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RecordKind;
     use crate::vault::{KdfParams, ProtectedShare};
 
     fn weak() -> KdfParams {
@@ -372,7 +373,8 @@ mod tests {
             RecordCount {
                 tokens: 0,
                 objects: 0,
-                meta: 0
+                meta: 0,
+                audit: 1,
             }
         );
     }

@@ -796,6 +796,7 @@ fn security_relevant_actions_are_audited_in_order() {
     assert_eq!(
         got,
         [
+            ("store.init", A::Custodian, 0),
             ("C_InitToken", A::So, 0),
             ("C_Login", A::So, 0),
             ("C_InitPIN", A::So, 0),
@@ -812,6 +813,9 @@ fn security_relevant_actions_are_audited_in_order() {
             ("C_DestroyObject", A::User, 0),
         ]
     );
+    assert_eq!(entries[0].event.slot, audit::NO_SLOT);
+    assert_eq!(entries[0].event.detail, "1 of 1 shares, 2 slots");
+    let entries = &entries[1..];
     assert!(entries[5].event.detail.contains("locked after 3 failures"));
     assert_eq!(entries[10].event.detail, "CKM_AES_KEY_GEN");
     let uid = entries[10].event.object.clone();
