@@ -247,7 +247,8 @@ pub fn mechanism(ptr: *const CK_MECHANISM) -> Result<Mechanism, CK_RV> {
             let p: CK_EDDSA_PARAMS = param(pp, pl)?;
             RawParam::Eddsa {
                 prehash: p.phFlag != 0,
-                context: if p.pContextData.is_null() {
+                // No context is NULL with length 0; NULL with a length is malformed.
+                context: if p.pContextData.is_null() && p.ulContextDataLen == 0 {
                     None
                 } else {
                     Some(pbytes(p.pContextData as *const u8, p.ulContextDataLen)?)

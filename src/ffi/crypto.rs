@@ -6,6 +6,20 @@ use super::args::{self};
 use super::engine;
 use super::guard::{eng, guard};
 use super::out::{capacity, produced, put};
+use crate::engine::Engine;
+
+/// Refuses a call that continues an operation because of an argument this layer rejects.
+///
+/// PKCS#11 2.40 5.8ff: a single-part or final call "always terminates the active operation
+/// unless it returns CKR_BUFFER_TOO_SMALL or is a successful call to determine the length",
+/// and an update "which results in an error terminates the current operation". An argument
+/// error is such an error, so the operation named by `op` (a `CKF_*` operation flag, as
+/// `C_SessionCancel` takes) is ended before `rv` is returned. An invalid session handle has no
+/// operation to end.
+fn refuse(e: &Engine, hSession: CK_SESSION_HANDLE, op: CK_FLAGS, rv: CK_RV) -> CK_RV {
+    let _ = e.cancel(hSession, op);
+    rv
+}
 
 /// Defines an `*Init` entry point: parse the mechanism, call the engine.
 macro_rules! init_fn {
@@ -27,9 +41,10 @@ macro_rules! init_fn {
     };
 }
 
-/// Defines a single-part or update entry point with input and output buffers.
+/// Defines a single-part or update entry point with input and output buffers; `$op` is the
+/// operation an argument error ends.
 macro_rules! inout_fn {
-    ($name:ident, $method:ident) => {
+    ($name:ident, $method:ident, $op:expr) => {
         #[no_mangle]
         pub extern "C" fn $name(
             hSession: CK_SESSION_HANDLE,
@@ -40,8 +55,9 @@ macro_rules! inout_fn {
         ) -> CK_RV {
             guard(|| {
                 let e = engine()?;
-                let data = args::bytes(pIn, ulInLen)?;
-                let out = capacity(pOut, pulOutLen)?;
+                let parsed = args::bytes(pIn, ulInLen)
+                    .and_then(|data| Ok((data, capacity(pOut, pulOutLen)?)));
+                let (data, out) = parsed.map_err(|rv| refuse(&e, hSession, $op, rv))?;
                 let p = eng(e.$method(hSession as u64, data, out))?;
                 produced(p, out, pOut, pulOutLen)
             })
@@ -49,9 +65,10 @@ macro_rules! inout_fn {
     };
 }
 
-/// Defines a final entry point with an output buffer.
+/// Defines a final entry point with an output buffer; `$op` is the operation an argument
+/// error ends.
 macro_rules! final_fn {
-    ($name:ident, $method:ident) => {
+    ($name:ident, $method:ident, $op:expr) => {
         #[no_mangle]
         pub extern "C" fn $name(
             hSession: CK_SESSION_HANDLE,
@@ -60,7 +77,7 @@ macro_rules! final_fn {
         ) -> CK_RV {
             guard(|| {
                 let e = engine()?;
-                let out = capacity(pOut, pulOutLen)?;
+                let out = capacity(pOut, pulOutLen).map_err(|rv| refuse(&e, hSession, $op, rv))?;
                 let p = eng(e.$method(hSession as u64, out))?;
                 produced(p, out, pOut, pulOutLen)
             })
@@ -68,9 +85,10 @@ macro_rules! final_fn {
     };
 }
 
-/// Defines an update entry point with input only.
+/// Defines an update entry point with input only; `$op` is the operation an argument error
+/// ends.
 macro_rules! update_fn {
-    ($name:ident, $method:ident) => {
+    ($name:ident, $method:ident, $op:expr) => {
         #[no_mangle]
         pub extern "C" fn $name(
             hSession: CK_SESSION_HANDLE,
@@ -79,7 +97,8 @@ macro_rules! update_fn {
         ) -> CK_RV {
             guard(|| {
                 let e = engine()?;
-                let data = args::bytes(pPart, ulPartLen)?;
+                let data =
+                    args::bytes(pPart, ulPartLen).map_err(|rv| refuse(&e, hSession, $op, rv))?;
                 eng(e.$method(hSession as u64, data))?;
                 Ok(CKR_OK)
             })
@@ -88,22 +107,22 @@ macro_rules! update_fn {
 }
 
 init_fn!(C_EncryptInit, encrypt_init);
-inout_fn!(C_Encrypt, encrypt);
-inout_fn!(C_EncryptUpdate, encrypt_update);
-final_fn!(C_EncryptFinal, encrypt_final);
+inout_fn!(C_Encrypt, encrypt, CKF_ENCRYPT);
+inout_fn!(C_EncryptUpdate, encrypt_update, CKF_ENCRYPT);
+final_fn!(C_EncryptFinal, encrypt_final, CKF_ENCRYPT);
 init_fn!(C_DecryptInit, decrypt_init);
-inout_fn!(C_Decrypt, decrypt);
-inout_fn!(C_DecryptUpdate, decrypt_update);
-final_fn!(C_DecryptFinal, decrypt_final);
-inout_fn!(C_Digest, digest);
-update_fn!(C_DigestUpdate, digest_update);
-final_fn!(C_DigestFinal, digest_final);
+inout_fn!(C_Decrypt, decrypt, CKF_DECRYPT);
+inout_fn!(C_DecryptUpdate, decrypt_update, CKF_DECRYPT);
+final_fn!(C_DecryptFinal, decrypt_final, CKF_DECRYPT);
+inout_fn!(C_Digest, digest, CKF_DIGEST);
+update_fn!(C_DigestUpdate, digest_update, CKF_DIGEST);
+final_fn!(C_DigestFinal, digest_final, CKF_DIGEST);
 init_fn!(C_SignInit, sign_init);
-inout_fn!(C_Sign, sign);
-update_fn!(C_SignUpdate, sign_update);
-final_fn!(C_SignFinal, sign_final);
+inout_fn!(C_Sign, sign, CKF_SIGN);
+update_fn!(C_SignUpdate, sign_update, CKF_SIGN);
+final_fn!(C_SignFinal, sign_final, CKF_SIGN);
 init_fn!(C_VerifyInit, verify_init);
-update_fn!(C_VerifyUpdate, verify_update);
+update_fn!(C_VerifyUpdate, verify_update, CKF_VERIFY);
 
 #[no_mangle]
 pub extern "C" fn C_DigestInit(
@@ -137,8 +156,9 @@ pub extern "C" fn C_Verify(
 ) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        let data = args::bytes(pData, ulDataLen)?;
-        let sig = args::bytes(pSignature, ulSignatureLen)?;
+        let parsed = args::bytes(pData, ulDataLen)
+            .and_then(|data| Ok((data, args::bytes(pSignature, ulSignatureLen)?)));
+        let (data, sig) = parsed.map_err(|rv| refuse(&e, hSession, CKF_VERIFY, rv))?;
         eng(e.verify(hSession, data, sig))?;
         Ok(CKR_OK)
     })
@@ -152,7 +172,8 @@ pub extern "C" fn C_VerifyFinal(
 ) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        let sig = args::bytes(pSignature, ulSignatureLen)?;
+        let sig = args::bytes(pSignature, ulSignatureLen)
+            .map_err(|rv| refuse(&e, hSession, CKF_VERIFY, rv))?;
         eng(e.verify_final(hSession, sig))?;
         Ok(CKR_OK)
     })

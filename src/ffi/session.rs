@@ -79,17 +79,23 @@ pub extern "C" fn C_Login(
     })
 }
 
-/// `C_LoginUser` (3.0): Custos tokens have one user, so the user name is not used.
+/// `C_LoginUser` (3.0): Custos tokens have one user, so the user name is not used; it is
+/// still a buffer the caller describes, and NULL with a length, or a length no buffer can
+/// have, is refused with `CKR_ARGUMENTS_BAD` like any other.
 #[no_mangle]
 pub extern "C" fn C_LoginUser(
     hSession: CK_SESSION_HANDLE,
     userType: CK_USER_TYPE,
     pPin: *mut u8,
     ulPinLen: CK_ULONG,
-    _pUsername: *mut u8,
-    _ulUsernameLen: CK_ULONG,
+    pUsername: *mut u8,
+    ulUsernameLen: CK_ULONG,
 ) -> CK_RV {
-    C_Login(hSession, userType, pPin, ulPinLen)
+    guard(|| {
+        engine()?;
+        args::bytes(pUsername, ulUsernameLen)?;
+        Ok(C_Login(hSession, userType, pPin, ulPinLen))
+    })
 }
 
 #[no_mangle]
