@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(opensc openssl gcc g++ libc6-dev pkg-config binutils gnutls-bin p11-kit p11-kit-modules
-  libengine-pkcs11-openssl pkcs11-provider openjdk-17-jdk-headless)
+  libengine-pkcs11-openssl pkcs11-provider openjdk-17-jdk-headless valgrind)
 # pkcs11-provider (the OpenSSL 3 provider) comes from Debian's bookworm-backports.
 backports=/etc/apt/sources.list.d/bookworm-backports.sources
 if [ -f /etc/debian_version ] && grep -q '^12' /etc/debian_version && [ ! -f "$backports" ] \

@@ -17,7 +17,9 @@ use crate::mechanism::{Kind, Mechanism};
 pub(crate) enum Stream {
     /// ECB or CBC without padding.
     Blocks(Blocks),
-    CbcPad(CbcPad),
+    /// CBC with PKCS#7 padding; when decrypting, also the key and IV, so the exact length of
+    /// a single-part result can be learnt from the last block without touching the stream.
+    CbcPad(CbcPad, Option<(Arc<Key>, Vec<u8>)>),
     Ctr(Ctr),
     Cts(Cts),
 }
@@ -26,7 +28,7 @@ impl Stream {
     fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         Ok(match self {
             Stream::Blocks(s) => s.update(data)?,
-            Stream::CbcPad(s) => s.update(data)?,
+            Stream::CbcPad(s, _) => s.update(data)?,
             Stream::Ctr(s) => s.update(data)?,
             Stream::Cts(s) => s.update(data)?,
         })
@@ -35,7 +37,7 @@ impl Stream {
     fn finish(self) -> Result<Vec<u8>> {
         Ok(match self {
             Stream::Blocks(s) => s.finish()?,
-            Stream::CbcPad(s) => s.finish()?,
+            Stream::CbcPad(s, _) => s.finish()?,
             Stream::Ctr(s) => s.finish()?,
             Stream::Cts(s) => s.finish()?,
         })
@@ -44,7 +46,7 @@ impl Stream {
     fn update_bound(&self, n: usize) -> usize {
         match self {
             Stream::Blocks(s) => s.update_output_bound(n),
-            Stream::CbcPad(s) => s.update_output_bound(n),
+            Stream::CbcPad(s, _) => s.update_output_bound(n),
             Stream::Ctr(s) => s.update_output_bound(n),
             Stream::Cts(s) => s.update_output_bound(n),
         }
@@ -53,7 +55,7 @@ impl Stream {
     fn finish_bound(&self) -> usize {
         match self {
             Stream::Blocks(s) => s.finish_output_bound(),
-            Stream::CbcPad(s) => s.finish_output_bound(),
+            Stream::CbcPad(s, _) => s.finish_output_bound(),
             Stream::Ctr(s) => s.finish_output_bound(),
             Stream::Cts(s) => s.finish_output_bound(),
         }
@@ -105,7 +107,10 @@ impl Cipher {
         let stream = match &m.kind {
             Kind::AesEcb => Some(Stream::Blocks(Blocks::ecb(key.secret()?, encrypt)?)),
             Kind::AesCbc(iv) => Some(Stream::Blocks(Blocks::cbc(key.secret()?, iv, encrypt)?)),
-            Kind::AesCbcPad(iv) => Some(Stream::CbcPad(CbcPad::new(key.secret()?, iv, encrypt)?)),
+            Kind::AesCbcPad(iv) => Some(Stream::CbcPad(
+                CbcPad::new(key.secret()?, iv, encrypt)?,
+                (!encrypt).then(|| (key.clone(), iv.to_vec())),
+            )),
             Kind::AesCtr {
                 counter_bits,
                 block,
@@ -140,10 +145,31 @@ impl Cipher {
     /// An upper bound on a single-part call's output for `n` input bytes.
     pub(crate) fn single_bound(&self, n: usize) -> usize {
         match self {
-            Cipher::Stream(Stream::CbcPad(_), true) => (n / 16 + 1) * 16,
+            Cipher::Stream(Stream::CbcPad(..), true) => (n / 16 + 1) * 16,
             Cipher::Stream(_, _) => n,
             Cipher::Buffered { .. } => self.final_bound_with(n),
         }
+    }
+
+    /// The exact length of a single-part result for `data`, where it can be known without
+    /// running the operation: CBC-PAD decryption reads its padding from the last block
+    /// (decrypted on the side, the operation itself untouched). `None` elsewhere, or when
+    /// the padding is invalid (the operation itself will then report the error).
+    pub(crate) fn exact_single_len(&self, data: &[u8]) -> Option<usize> {
+        let Cipher::Stream(Stream::CbcPad(_, Some((key, iv))), false) = self else {
+            return None;
+        };
+        let n = data.len();
+        if n == 0 || n % 16 != 0 {
+            return None;
+        }
+        let prev = if n == 16 {
+            &iv[..]
+        } else {
+            &data[n - 32..n - 16]
+        };
+        let last = crypto::aes::cbc_pad_decrypt(key.secret().ok()?, prev, &data[n - 16..]).ok()?;
+        Some(n - 16 + last.len())
     }
 
     /// An upper bound on an update's output.
@@ -246,7 +272,10 @@ fn run_buffered(kind: &Kind, key: &Key, encrypt: bool, data: &[u8]) -> Result<Ve
             crypto::aes_modes::ccm_encrypt(k, &p.nonce, &p.aad, p.mac_len, data)?
         }
         (Kind::AesCcm(p), Key::Secret(k, _), false) => {
-            if p.data_len as usize + p.mac_len != data.len() {
+            let expected = usize::try_from(p.data_len)
+                .ok()
+                .and_then(|n| n.checked_add(p.mac_len));
+            if expected != Some(data.len()) {
                 return Err(Error::EncryptedDataLenRange);
             }
             crypto::aes_modes::ccm_decrypt(k, &p.nonce, &p.aad, p.mac_len, data)?

@@ -308,6 +308,11 @@ impl Engine {
         template: &[Attr],
     ) -> Result<ObjectHandle> {
         let (s, rw, actor) = self.object_context(h)?;
+        // Only mechanisms that derive are accepted here (PKCS#11 2.40 §5.1.6: a mechanism
+        // that does not support the function is CKR_MECHANISM_INVALID).
+        if crate::mechanism::info(mech.ck_type()).is_none_or(|i| i.flags & CKF_DERIVE == 0) {
+            return Err(Error::MechanismInvalid);
+        }
         let (bo, bk) = self.key_for(h, base)?;
         let (class, key_type) = match &mech.kind {
             Kind::Ecdh(_) => {

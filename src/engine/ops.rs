@@ -300,7 +300,16 @@ impl Engine {
             finish(
                 slot,
                 out,
-                |(c, _)| c.single_bound(data.len()),
+                |(c, _)| {
+                    let bound = c.single_bound(data.len());
+                    match out {
+                        // The bound does not fit: ask for exactly what is needed, which may.
+                        Out::Capacity(cap) if cap < bound => {
+                            c.exact_single_len(data).unwrap_or(bound)
+                        }
+                        _ => bound,
+                    }
+                },
                 |(mut c, _)| {
                     let mut v = c.update(data)?;
                     v.extend_from_slice(&c.finish()?);

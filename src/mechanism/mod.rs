@@ -808,6 +808,11 @@ pub fn parse(ty: CK_MECHANISM_TYPE, param: RawParam) -> Result<Mechanism> {
             {
                 return Err(bad);
             }
+            // RFC 3610: the message length is coded in 15 - nonce length bytes.
+            let length_bytes = 15 - nonce.len() as u32;
+            if length_bytes < 8 && data_len >> (8 * length_bytes) != 0 {
+                return Err(bad);
+            }
             Kind::AesCcm(CcmParams {
                 data_len,
                 nonce,
