@@ -387,6 +387,24 @@ fn parse_backup(bytes: &[u8]) -> Result<BackupParts> {
     })
 }
 
+/// The plain header of the store inside a backup (to check shares before a restore).
+pub fn backup_header(bytes: &[u8]) -> Result<crate::store::StoreHeader> {
+    let parts = parse_backup(bytes)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "custos-backup-header-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir(&dir)
+        .map_err(|e| AdminError(format!("cannot create {}: {e}", dir.display())))?;
+    let header = write_new_private(&dir.join(DB_FILE), &parts.database)
+        .and_then(|()| Ok(Store::open(&dir)?.header().clone()));
+    let _ = std::fs::remove_dir_all(&dir);
+    header
+}
+
 /// What a restore found.
 #[derive(Debug, Clone)]
 pub struct RestoreReport {

@@ -28,9 +28,12 @@ use cryptoki_sys::{
 };
 use zeroize::Zeroizing;
 
+use custos_pkcs11::admin;
 use custos_pkcs11::config::Config;
 use custos_pkcs11::engine::provision::{self, ProvisionError};
-use custos_pkcs11::engine::{Engine, Error as EngineError, SlotId, MAX_PIN_LEN, MIN_PIN_LEN};
+use custos_pkcs11::engine::{
+    Engine, Error as EngineError, SlotId, DEV_SHARE_FILE, MAX_PIN_LEN, MIN_PIN_LEN,
+};
 use custos_pkcs11::store::audit::{Actor as AuditActor, AuditEvent, NO_SLOT};
 use custos_pkcs11::store::{Store, StoreHeader, DB_FILE};
 use custos_pkcs11::vault::{
@@ -76,6 +79,19 @@ enum Command {
     /// Unseal ceremony: take the custodians' shares one at a time, check each, and once the
     /// quorum is reached prove that the rebuilt master key opens every record (writes nothing)
     Unseal(CeremonyArgs),
+    /// Verify the whole store: every record, the sealed integrity state, the header and the
+    /// audit log
+    Verify(StatusArgs),
+    /// Read and verify the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Replace the master key: the current quorum opens the store, a new key is split into new
+    /// shares, and every record is sealed again in one transaction
+    Rekey(RekeyArgs),
+    /// Write a backup of the store to one file (still sealed: useless without a quorum)
+    Backup(BackupArgs),
+    /// Recreate a store from a backup in a new directory, verified with a quorum of its shares
+    Restore(RestoreArgs),
     /// Benchmark a PKCS#11 module through its C ABI, optionally against another module
     Bench(custos_pkcs11::bench::BenchArgs),
 }
@@ -142,6 +158,75 @@ struct UnsealArgs {
     share: Vec<PathBuf>,
     #[command(flatten)]
     passphrases: PassphraseArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// List the audit log (oldest first); damage found is listed after the entries
+    Show(AuditShowArgs),
+    /// Check the audit log: every entry sealed, in its place, chained to the one before, and
+    /// none missing at the end; names each entry that was modified, deleted, reordered or cut
+    Verify(StatusArgs),
+}
+
+#[derive(Args, Debug)]
+struct AuditShowArgs {
+    #[command(flatten)]
+    unseal: UnsealArgs,
+    /// One JSON object per line instead of text
+    #[arg(long)]
+    json: bool,
+    /// Only operations containing this text (e.g. C_Login, key, store.)
+    #[arg(long, value_name = "TEXT")]
+    op: Option<String>,
+    /// Only this slot
+    #[arg(long, value_name = "N")]
+    slot: Option<u32>,
+    /// Only this actor: public, user, so or custodian
+    #[arg(long, value_name = "WHO")]
+    actor: Option<String>,
+    /// Only failed operations
+    #[arg(long)]
+    failures: bool,
+    /// Only the last N entries
+    #[arg(long, value_name = "N")]
+    last: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+struct RekeyArgs {
+    /// The store directory, and the current quorum (--share FILE, repeated)
+    #[command(flatten)]
+    unseal: UnsealArgs,
+    /// Number of new shares (N)
+    #[arg(long = "shares", value_name = "N")]
+    shares: u32,
+    /// New shares needed to open the store (M)
+    #[arg(long, value_name = "M")]
+    threshold: u32,
+    /// Directory for the new share files (created, owner-only)
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct BackupArgs {
+    /// The store directory
+    #[arg(long, value_name = "DIR")]
+    store: PathBuf,
+    /// The backup file to write (must not exist)
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct RestoreArgs {
+    /// The backup file
+    #[arg(long, value_name = "FILE")]
+    from: PathBuf,
+    /// The new store directory (must not hold a store), and the quorum (--share FILE)
+    #[command(flatten)]
+    unseal: UnsealArgs,
 }
 
 #[derive(Args, Debug)]
@@ -251,6 +336,12 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::List(a)) => cmd_token_list(&a),
         Command::Share(ShareCommand::Verify(a)) => cmd_share_verify(&a),
         Command::Unseal(a) => cmd_unseal(&a),
+        Command::Verify(a) => cmd_verify(&a),
+        Command::Audit(AuditCommand::Show(a)) => cmd_audit_show(&a),
+        Command::Audit(AuditCommand::Verify(a)) => cmd_audit_verify(&a),
+        Command::Rekey(a) => cmd_rekey(&a),
+        Command::Backup(a) => cmd_backup(&a),
+        Command::Restore(a) => cmd_restore(&a),
         Command::Bench(a) => custos_pkcs11::bench::run(&a)
             .map(|stdout| Output {
                 stdout,
@@ -676,6 +767,9 @@ fn config_for(dir: &Path, out: &mut Output) -> CliResult<Config> {
             config.shares_env = file.shares_env;
             config.max_pin_failures = file.max_pin_failures;
             config.pin_iterations = file.pin_iterations;
+            config.rollback_witness = file.rollback_witness;
+            config.witness_dir = file.witness_dir;
+            config.audit_key_use = file.audit_key_use;
         } else {
             say!(
                 out.stderr,
@@ -920,6 +1014,173 @@ fn cmd_status(a: &StatusArgs) -> CliResult<Output> {
     for l in lines {
         say!(out.stdout, "  {l}");
     }
+    Ok(out)
+}
+
+// ----- verify, audit, rekey, backup, restore -------------------------------------------------
+
+fn unsealed_engine(u: &UnsealArgs, out: &mut Output) -> CliResult<Engine> {
+    let engine = open_engine(u, out)?;
+    need_unsealed(&engine)?;
+    Ok(engine)
+}
+
+fn cmd_verify(a: &StatusArgs) -> CliResult<Output> {
+    let mut out = Output::default();
+    // Opening the engine reads every record and checks the store as a whole.
+    let engine = unsealed_engine(&a.unseal, &mut out)?;
+    let (text, defects) = admin::audit_verify(&engine).map_err(|e| CliError(e.0))?;
+    if !defects.is_empty() {
+        return Err(text.into());
+    }
+    say!(
+        out.stdout,
+        "store verified: every record authenticates in its place and matches the sealed \
+         integrity state, the header matches its sealed digest, and the write generation is \
+         not older than any seen"
+    );
+    out.stdout.push_str(&text);
+    Ok(out)
+}
+
+fn cmd_audit_show(a: &AuditShowArgs) -> CliResult<Output> {
+    let mut out = Output::default();
+    let engine = unsealed_engine(&a.unseal, &mut out)?;
+    let filter = admin::AuditFilter {
+        op: a.op.clone(),
+        slot: a.slot,
+        actor: a.actor.clone(),
+        failures: a.failures,
+        last: a.last,
+    };
+    out.stdout = admin::audit_show(&engine, &filter, a.json).map_err(|e| CliError(e.0))?;
+    Ok(out)
+}
+
+fn cmd_audit_verify(a: &StatusArgs) -> CliResult<Output> {
+    let mut out = Output::default();
+    let engine = unsealed_engine(&a.unseal, &mut out)?;
+    let (text, defects) = admin::audit_verify(&engine).map_err(|e| CliError(e.0))?;
+    if defects.is_empty() {
+        out.stdout = text;
+        Ok(out)
+    } else {
+        // The report goes to stdout; the failure line to stderr.
+        emit(&mut std::io::stdout().lock(), &text);
+        Err(format!("the audit log of {} is damaged", a.unseal.store.display()).into())
+    }
+}
+
+fn cmd_rekey(a: &RekeyArgs) -> CliResult<Output> {
+    let (threshold, total) = check_quorum(a.threshold, a.shares)?;
+    let dir = &a.unseal.store;
+    if dir.join(DEV_SHARE_FILE).exists() {
+        return Err(
+            "this is a --dev store, whose only share is kept beside it; rekey is for stores \
+             with custodians"
+                .into(),
+        );
+    }
+    let header = open_header(dir)?;
+    if a.unseal.share.is_empty() {
+        return Err(sealed_message(&header, " (the current quorum)").into());
+    }
+    let paths: Vec<PathBuf> = (1..=total)
+        .map(|i| a.out.join(format!("share-{i}-of-{total}.txt")))
+        .collect();
+    if let Some(p) = paths.iter().find(|p| std::fs::symlink_metadata(p).is_ok()) {
+        return Err(format!(
+            "{} already exists; refusing to overwrite a share file (choose another --out)",
+            p.display()
+        )
+        .into());
+    }
+    let mut out = Output::default();
+    let shares = checked_shares(&header, &a.unseal.share, &a.unseal.passphrases)?;
+    let config = config_for(dir, &mut out)?;
+    create_private_dir(&a.out, &mut out)?;
+    let written = std::cell::RefCell::new(Vec::new());
+    let result = provision::rekey_store(
+        dir,
+        shares,
+        threshold,
+        total,
+        config.witness_location().as_deref(),
+        |new| {
+            for (share, path) in new.iter().zip(&paths) {
+                provision::write_share_file(path, share)?;
+                written.borrow_mut().push(path.clone());
+            }
+            Ok(())
+        },
+    );
+    if let Err(e) = result {
+        for p in written.borrow().iter() {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(format!(
+            "rekey failed, nothing changed and the current shares still open the store: {e}"
+        )
+        .into());
+    }
+    say!(
+        out.stdout,
+        "store {} rekeyed: a new master key, {threshold} of {total} shares; every record and \
+         audit entry sealed again in one transaction; the old shares no longer open it",
+        dir.display()
+    );
+    say!(
+        out.stdout,
+        "new shares (give each file to its custodian, then delete it here):"
+    );
+    for p in &paths {
+        say!(out.stdout, "  {}", p.display());
+    }
+    Ok(out)
+}
+
+fn cmd_backup(a: &BackupArgs) -> CliResult<Output> {
+    let info = admin::backup(&a.store, &a.out).map_err(|e| CliError(e.0))?;
+    let mut out = Output::default();
+    say!(
+        out.stdout,
+        "backup of store {} written to {} ({} bytes of sealed database{})",
+        hex(&info.store_id),
+        a.out.display(),
+        info.database_len,
+        if info.dev {
+            "; a --dev store: its share is in the backup, so the file opens the store"
+        } else {
+            "; useless without a quorum of the store's shares"
+        }
+    );
+    Ok(out)
+}
+
+fn cmd_restore(a: &RestoreArgs) -> CliResult<Output> {
+    let mut out = Output::default();
+    let shares = if a.unseal.share.is_empty() {
+        Vec::new()
+    } else {
+        // The shares are checked against the header inside the backup.
+        let bytes = std::fs::read(&a.from)
+            .map_err(|e| CliError(format!("cannot read {}: {e}", a.from.display())))?;
+        let header = admin::backup_header(&bytes).map_err(|e| CliError(e.0))?;
+        checked_shares(&header, &a.unseal.share, &a.unseal.passphrases)?
+    };
+    let config = config_for(&a.unseal.store, &mut out)?;
+    let r = admin::restore(&a.from, &a.unseal.store, shares, &config).map_err(|e| CliError(e.0))?;
+    say!(
+        out.stdout,
+        "store {} restored into {}: {} slots, {} tokens, {} objects, {} audit entries; \
+         every record and the audit log verified",
+        hex(&r.info.store_id),
+        a.unseal.store.display(),
+        r.slots,
+        r.tokens,
+        r.objects,
+        r.audit_entries
+    );
     Ok(out)
 }
 

@@ -96,15 +96,19 @@ pub fn create_store(
 /// Replaces the master key of the store in `dir`: the current quorum (`shares`) opens it, a
 /// new master key is split into `total` shares with threshold `threshold`, and every record
 /// and audit entry is sealed again under it in one transaction (see [`Store::rekey`]). The
-/// store id, slots and objects stay; the old shares no longer open the store. Returns the new
-/// shares, which the caller must hand out.
+/// store id, slots and objects stay; the old shares no longer open the store.
+///
+/// `deliver` receives the new shares before anything changes (to write them out); if it fails,
+/// the store is left as it was. If the rekey itself then fails, the old shares still open the
+/// store and the error says so; the delivered shares are then useless.
 pub fn rekey_store(
     dir: &Path,
     shares: Vec<Share>,
     threshold: u8,
     total: u8,
     witness: Option<&Path>,
-) -> Result<Vec<Share>, ProvisionError> {
+    deliver: impl FnOnce(&[Share]) -> Result<(), ProvisionError>,
+) -> Result<(), ProvisionError> {
     let mut store = Store::open(dir)?;
     if let Some(w) = witness {
         store.set_witness_dir(w);
@@ -127,8 +131,9 @@ pub fn rekey_store(
         "{} of {} shares replaced by {threshold} of {total}",
         old.threshold, old.total
     ));
+    deliver(&new_shares)?;
     store.rekey(&header, key, &ev)?;
-    Ok(new_shares)
+    Ok(())
 }
 
 /// Creates a `--dev` store: 1-of-1, its share written beside it so any process can unseal it.
