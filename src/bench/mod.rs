@@ -846,7 +846,7 @@ fn run_row(
 ) -> Result<RowResult, String> {
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
     let mut reference = Vec::new();
-    let with_ref = threads == 1 && kind.has_reference();
+    let with_ref = kind.has_reference();
     for round in 1..=st.rounds {
         progress_part(&format!(
             "[{step}/{total}] {}, {threads} thread{}, round {round}/{} ...",
@@ -892,7 +892,7 @@ fn run_row(
             }
         }
         if with_ref {
-            match measure_reference(kind, mat, st.seconds) {
+            match measure_reference(kind, mat, st.seconds, threads) {
                 Some(Ok(v)) => {
                     progress_part(&format!(" ref {}", report::fmt_value(v)));
                     reference.push(v);
@@ -989,24 +989,58 @@ fn measure(
 }
 
 /// The in-process reference, single thread.
-fn measure_reference(kind: Kind, mat: &Material, seconds: f64) -> Option<Result<f64, String>> {
+fn measure_reference(
+    kind: Kind,
+    mat: &Material,
+    seconds: f64,
+    threads: usize,
+) -> Option<Result<f64, String>> {
     let mut w = Worker::new(0);
     if let Err(e) = ops::reference_op(kind, mat, &mut w)? {
         return Some(Err(e));
     }
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(seconds);
-    let mut n = 0u64;
-    loop {
-        if let Some(Err(e)) = ops::reference_op(kind, mat, &mut w) {
-            return Some(Err(e));
-        }
-        n += 1;
-        if Instant::now() >= deadline {
-            break;
+    // Each thread runs the same in-process loop; the figure is their total rate, so the
+    // multi-thread rows show how the primitive itself scales on this machine.
+    let barrier = Barrier::new(threads);
+    let results: Vec<Result<(u64, f64), String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let mut w = Worker::new(t);
+                    barrier.wait();
+                    let start = Instant::now();
+                    let deadline = start + Duration::from_secs_f64(seconds);
+                    let mut n = 0u64;
+                    loop {
+                        if let Some(Err(e)) = ops::reference_op(kind, mat, &mut w) {
+                            return Err(e);
+                        }
+                        n += 1;
+                        if Instant::now() >= deadline {
+                            break;
+                        }
+                    }
+                    Ok((n, start.elapsed().as_secs_f64()))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a reference thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut total = 0.0;
+    for r in results {
+        match r {
+            Ok((n, secs)) => total += n as f64 / secs.max(1e-9),
+            Err(e) => return Some(Err(e)),
         }
     }
-    Some(Ok(n as f64 / start.elapsed().as_secs_f64().max(1e-9)))
+    Some(Ok(total))
 }
 
 /// Runs the init probe in a fresh process; returns milliseconds and the child's peak

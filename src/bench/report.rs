@@ -125,7 +125,8 @@ fn legend_lines(l: &Legend) -> Vec<String> {
     }
     v.push(format!(
         "Median of {} round{} of {} s per row; multi-thread rows use {} threads, one session \
-         each. Reference: the same operation on the same key in-process through AWS-LC, 1 thread. \
+         each. Reference: the same operation on the same key in-process through AWS-LC, with as many \
+         threads as the row. \
          Figures are ops/s (higher is better) unless marked ms or ms/op (lower is better); \
          the ratios divide the figures, so above 1 means A is faster for ops/s and slower for ms.",
         l.rounds,
