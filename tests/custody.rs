@@ -589,3 +589,68 @@ fn a_locked_user_pin_is_reset_by_the_so_and_nothing_else() {
     assert!(log.contains("locked after 3 failures"), "{log}");
     assert!(log.contains("refused: the PIN is locked"), "{log}");
 }
+
+#[test]
+fn rekey_can_protect_the_new_shares() {
+    let fx = Fixture::new();
+    let (store, old) = custodian_store(fx.tmp.path());
+    let pw = fx.tmp.path().join("new-passphrases.txt");
+    std::fs::write(&pw, "first passphrase\nsecond passphrase\n").unwrap();
+    let out_dir = fx.tmp.path().join("protected");
+    let mut args = vec!["rekey".to_string(), "--store".into(), ps(&store)];
+    args.extend(share_args(&old[..2]));
+    args.extend(
+        [
+            "--shares",
+            "2",
+            "--threshold",
+            "2",
+            "--new-passphrase-file",
+            &ps(&pw),
+            "--argon2",
+            "m=64,t=1,p=1",
+            "--insecure-weak-argon2",
+            "--out",
+            &ps(&out_dir),
+        ]
+        .map(String::from),
+    );
+    let out = ok(run(args));
+    assert!(
+        out.contains("each protected by its custodian's passphrase"),
+        "{out}"
+    );
+    let new: Vec<PathBuf> = (1..=2)
+        .map(|i| out_dir.join(format!("share-{i}-of-2.txt")))
+        .collect();
+    for p in &new {
+        let t = std::fs::read_to_string(p).unwrap();
+        assert!(t.starts_with("CUSTOS PROTECTED SHARE v1"), "{t}");
+        assert!(!t.contains("value: "), "a protected share shows its value");
+    }
+    // The ceremony opens the store with the new shares and their passphrases.
+    let ceremony = ok(custos(&[
+        "unseal",
+        "--store",
+        &ps(&store),
+        "--passphrase-file",
+        &ps(&pw),
+        &ps(&new[0]),
+        &ps(&new[1]),
+    ]));
+    assert!(ceremony.contains("quorum reached"), "{ceremony}");
+    // A wrong passphrase does not.
+    let bad = fx.tmp.path().join("bad.txt");
+    std::fs::write(&bad, "first passphrase\nnot the second\n").unwrap();
+    let o = custos(&[
+        "unseal",
+        "--store",
+        &ps(&store),
+        "--passphrase-file",
+        &ps(&bad),
+        &ps(&new[0]),
+        &ps(&new[1]),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("wrong passphrase"), "{}", text(&o));
+}

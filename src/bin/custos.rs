@@ -207,6 +207,18 @@ struct RekeyArgs {
     /// Directory for the new share files (created, owner-only)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Protect each new share file with its new custodian's passphrase, asked on the terminal
+    #[arg(long, conflicts_with = "new_passphrase_file")]
+    protect: bool,
+    /// Protect the new share files with passphrases read from FILE, line k for new share k
+    #[arg(long, value_name = "FILE")]
+    new_passphrase_file: Option<PathBuf>,
+    /// Argon2id parameters for the protected new shares (as for init)
+    #[arg(long, value_name = "m=KIB,t=N,p=N")]
+    argon2: Option<String>,
+    /// Accept --argon2 parameters below the minimums (tests only)
+    #[arg(long, requires = "argon2")]
+    insecure_weak_argon2: bool,
 }
 
 #[derive(Args, Debug)]
@@ -544,24 +556,42 @@ type Passphrase = Zeroizing<Vec<u8>>;
 /// For `init`: the Argon2id parameters and one passphrase per custodian when the shares are
 /// to be protected, `None` for plain shares.
 fn init_protection(a: &InitArgs, total: u8) -> CliResult<Option<(KdfParams, Vec<Passphrase>)>> {
-    let wanted =
-        a.protect || a.passphrases.passphrase_file.is_some() || a.passphrases.passphrase_stdin;
+    new_share_protection(
+        a.protect,
+        &a.passphrases,
+        a.argon2.as_deref(),
+        a.insecure_weak_argon2,
+        total,
+    )
+}
+
+/// How new share files are to be protected: `None` for plain files, else the Argon2id
+/// parameters and one passphrase per new share (asked on the terminal or read from the given
+/// source).
+fn new_share_protection(
+    protect: bool,
+    source: &PassphraseArgs,
+    argon2: Option<&str>,
+    insecure_weak_argon2: bool,
+    total: u8,
+) -> CliResult<Option<(KdfParams, Vec<Passphrase>)>> {
+    let wanted = protect || source.passphrase_file.is_some() || source.passphrase_stdin;
     if !wanted {
-        if a.argon2.is_some() {
+        if argon2.is_some() {
             return Err("--argon2 applies to protected shares: add --protect, \
                         --passphrase-file FILE or --passphrase-stdin"
                 .into());
         }
         return Ok(None);
     }
-    let params = kdf_params(a.argon2.as_deref(), a.insecure_weak_argon2)?;
+    let params = kdf_params(argon2, insecure_weak_argon2)?;
     if params.is_weak() {
         prompt_now(&format!(
             "custos: WARNING: Argon2id {params} is below the minimums: these share files give \
              way to passphrase guessing. For tests only.\n"
         ));
     }
-    let passphrases = match Passphrases::from_args(&a.passphrases)? {
+    let passphrases = match Passphrases::from_args(source)? {
         Passphrases::Lines { origin, lines } => {
             if lines.len() != usize::from(total) {
                 return Err(format!(
@@ -1097,6 +1127,17 @@ fn cmd_rekey(a: &RekeyArgs) -> CliResult<Output> {
     }
     let mut out = Output::default();
     let shares = checked_shares(&header, &a.unseal.share, &a.unseal.passphrases)?;
+    let new_source = PassphraseArgs {
+        passphrase_file: a.new_passphrase_file.clone(),
+        passphrase_stdin: false,
+    };
+    let protection = new_share_protection(
+        a.protect,
+        &new_source,
+        a.argon2.as_deref(),
+        a.insecure_weak_argon2,
+        total,
+    )?;
     let config = config_for(dir, &mut out)?;
     create_private_dir(&a.out, &mut out)?;
     let written = std::cell::RefCell::new(Vec::new());
@@ -1107,8 +1148,21 @@ fn cmd_rekey(a: &RekeyArgs) -> CliResult<Output> {
         total,
         config.witness_location().as_deref(),
         |new| {
-            for (share, path) in new.iter().zip(&paths) {
-                provision::write_share_file(path, share)?;
+            for (i, (share, path)) in new.iter().zip(&paths).enumerate() {
+                let file = match &protection {
+                    None => ShareFile::Plain(Share::parse(&share.to_text()).map_err(|e| {
+                        ProvisionError::Invalid(format!("new share {}: {e}", i + 1))
+                    })?),
+                    Some((params, passphrases)) => ShareFile::Protected(
+                        ProtectedShare::protect(share, &passphrases[i], *params).map_err(|e| {
+                            ProvisionError::Invalid(format!(
+                                "cannot protect new share {}: {e}",
+                                i + 1
+                            ))
+                        })?,
+                    ),
+                };
+                provision::write_any_share_file(path, &file)?;
                 written.borrow_mut().push(path.clone());
             }
             Ok(())
@@ -1125,9 +1179,14 @@ fn cmd_rekey(a: &RekeyArgs) -> CliResult<Output> {
     }
     say!(
         out.stdout,
-        "store {} rekeyed: a new master key, {threshold} of {total} shares; every record and \
+        "store {} rekeyed: a new master key, {threshold} of {total} shares{}; every record and \
          audit entry sealed again in one transaction; the old shares no longer open it",
-        dir.display()
+        dir.display(),
+        if protection.is_some() {
+            ", each protected by its custodian's passphrase"
+        } else {
+            ""
+        }
     );
     say!(
         out.stdout,
