@@ -336,8 +336,9 @@ impl Engine {
         };
         if e.unsealed {
             // Prime the change counter, then load everything once.
-            lock(&e.store).external_change()?;
-            e.reload()?;
+            let store = lock(&e.store);
+            store.external_change()?;
+            e.reload(&store)?;
         }
         Ok(e)
     }
@@ -435,18 +436,19 @@ impl Engine {
                 return Ok(());
             }
         }
+        // The store stays locked from the check to the end of the reload, so no change this
+        // process commits meanwhile (they all take the lock) can be lost from the index or
+        // brought back by a reload that read the store before it.
         let store = lock(&self.store);
         if store.external_change()? {
-            drop(store);
-            if let Err(e) = self.reload() {
+            if let Err(e) = self.reload(&store) {
                 // A store that fails verification stays refused: look again on every call.
                 self.probe_token.store(0, Ordering::Release);
-                lock(&self.store).invalidate();
+                store.invalidate();
                 return Err(e);
             }
-        } else {
-            drop(store);
         }
+        drop(store);
         if let Some(t) = token {
             self.probe_token.store(t, Ordering::Release);
         }
@@ -465,8 +467,11 @@ impl Engine {
         self.sync()
     }
 
-    fn reload(&self) -> Result<()> {
-        let snap = lock(&self.store).snapshot()?;
+    /// Replaces the token records and the token objects of the index with the store's. The
+    /// caller holds the store lock (`store`), which every writer of the store also holds until
+    /// it has updated the index: lock order is always store, then slot state.
+    fn reload(&self, store: &Store) -> Result<()> {
+        let snap = store.snapshot()?;
         let (tokens, objects) = (snap.tokens, snap.objects);
         let mut records: HashMap<u32, TokenRecord> = HashMap::new();
         for r in tokens {
@@ -608,7 +613,9 @@ impl Engine {
         let enc = Zeroizing::new(record.encode());
         let ev = AuditEvent::now(s.id, audit::Actor::So, "C_InitToken")
             .detail(String::from_utf8_lossy(&label).trim_end().to_string());
-        lock(&self.store).write(|tx| {
+        // The store stays locked until the index shows the change (see `reload`).
+        let mut store = lock(&self.store);
+        store.write(|tx| {
             let destroyed = tx.delete_slot(RecordKind::Object, s.id)?;
             tx.put(RecordKind::Token, u64::from(s.id), s.id, &enc)?;
             let detail = format!("{}; {destroyed} objects destroyed", ev.detail);
@@ -618,6 +625,8 @@ impl Engine {
         st.record = Some(record);
         st.login = Login::None;
         st.objects.clear();
+        drop(st);
+        drop(store);
         Ok(())
     }
 
@@ -648,7 +657,8 @@ impl Engine {
         };
         let ok = verifier.verify(pin);
         let slot_id = s.id;
-        let updated = lock(&self.store).write(|tx| {
+        let mut store = lock(&self.store);
+        let updated = store.write(|tx| {
             let Some((_, plain)) = tx.get(RecordKind::Token, u64::from(slot_id))? else {
                 return Ok(None);
             };
@@ -689,6 +699,7 @@ impl Engine {
             return Err(Error::TokenNotRecognized);
         };
         write(&s.state).record = Some(record);
+        drop(store);
         match (ok, counted) {
             (true, true) => Ok(()),
             (_, false) => Err(Error::PinLocked),
@@ -704,7 +715,8 @@ impl Engine {
     ) -> Result<()> {
         let slot_id = s.id;
         let mut out = None;
-        lock(&self.store).write(|tx| {
+        let mut store = lock(&self.store);
+        store.write(|tx| {
             let Some((_, plain)) = tx.get(RecordKind::Token, u64::from(slot_id))? else {
                 return Ok(());
             };
@@ -722,6 +734,7 @@ impl Engine {
         })?;
         let r = out.ok_or(Error::TokenNotRecognized)?;
         write(&s.state).record = Some(r);
+        drop(store);
         Ok(())
     }
 
@@ -988,8 +1001,11 @@ impl Engine {
         } else {
             ev
         };
+        // For token objects the store stays locked until the index holds them (see `reload`).
+        let mut store_guard = None;
         let ids: Vec<u64> = if token.iter().any(|t| *t) {
-            lock(&self.store).write(|tx| {
+            let store = store_guard.insert(lock(&self.store));
+            store.write(|tx| {
                 tx.append_audit(&ev)?;
                 let mut ids = Vec::new();
                 for (a, t) in list.iter().zip(&token) {
@@ -1009,6 +1025,15 @@ impl Engine {
             vec![0; list.len()]
         };
         let mut st = write(&s.state);
+        // A private session object must not outlive a C_Logout that ran since the caller
+        // checked the login: look again under the lock the logout takes.
+        let private_session = list
+            .iter()
+            .zip(&token)
+            .any(|(a, t)| !*t && a.bool_or(CKA_PRIVATE, false));
+        if private_session && st.login != Login::User {
+            return Err(Error::UserNotLoggedIn);
+        }
         let mut out = Vec::new();
         for ((a, t), id) in list.into_iter().zip(token).zip(ids) {
             let (handle, owner) = if t {
@@ -1022,6 +1047,8 @@ impl Engine {
             st.objects.insert(Obj::new(handle, a, owner));
             out.push(handle);
         }
+        drop(st);
+        drop(store_guard);
         Ok(out)
     }
 
@@ -1081,20 +1108,23 @@ impl Engine {
             .event(s, "C_DestroyObject")
             .object(unique_id_of(&o.attrs));
         if o.owner.is_none() {
-            let found = lock(&self.store).write(|tx| {
+            // The store stays locked until the index shows the change (see `reload`).
+            let mut store = lock(&self.store);
+            let found = store.write(|tx| {
                 let found = tx.delete(RecordKind::Object, obj)?;
                 if found {
                     tx.append_audit(&ev)?;
                 }
                 Ok(found)
             })?;
+            write(&s.state).objects.remove(&obj);
+            drop(store);
             if !found {
-                write(&s.state).objects.remove(&obj);
                 return Err(Error::ObjectHandleInvalid);
             }
-        } else {
-            self.audit_only(&ev.detail("session object"))?;
+            return Ok(());
         }
+        self.audit_only(&ev.detail("session object"))?;
         write(&s.state).objects.remove(&obj);
         Ok(())
     }
@@ -1146,7 +1176,9 @@ impl Engine {
             .detail(format!("attributes {}", types.join(",")));
         if o.owner.is_none() {
             let enc = Zeroizing::new(attrs.encode());
-            let found = lock(&self.store).write(|tx| {
+            // The store stays locked until the index shows the change (see `reload`).
+            let mut store = lock(&self.store);
+            let found = store.write(|tx| {
                 if tx.get(RecordKind::Object, obj)?.is_none() {
                     return Ok(false);
                 }
@@ -1154,10 +1186,15 @@ impl Engine {
                 tx.append_audit(&ev)?;
                 Ok(true)
             })?;
+            let mut st = write(&s.state);
             if !found {
-                write(&s.state).objects.remove(&obj);
+                st.objects.remove(&obj);
                 return Err(Error::ObjectHandleInvalid);
             }
+            st.objects.insert(Obj::new(obj, attrs, o.owner));
+            drop(st);
+            drop(store);
+            return Ok(());
         }
         write(&s.state)
             .objects
