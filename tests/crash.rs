@@ -58,7 +58,7 @@
 //! scheduler, so a failure report names the operation and the journal, not only the seed).
 
 mod common;
-#[path = "support_crash.rs"]
+#[path = "support_crash/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, HashMap};

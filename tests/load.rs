@@ -67,7 +67,7 @@
 //! prints a table of operations, codes and rates.
 
 mod common;
-#[path = "support_crash.rs"]
+#[path = "support_crash/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
