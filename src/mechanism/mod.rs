@@ -505,6 +505,9 @@ pub struct MechInfo {
     pub family: Family,
 }
 
+/// Most PBKDF2 iterations a `CKM_PKCS5_PBKD2` call may ask for.
+pub const MAX_PBKDF2_ITERATIONS: u64 = 10_000_000;
+
 /// The table row for a mechanism type (the legacy KWP number maps to KWP's row).
 pub fn info(ty: CK_MECHANISM_TYPE) -> Option<&'static MechInfo> {
     let ty = if ty == CKM_AES_KEY_WRAP_KWP_LEGACY {
@@ -951,7 +954,13 @@ pub fn parse(ty: CK_MECHANISM_TYPE, param: RawParam) -> Result<Mechanism> {
                 password,
             },
         ) => {
-            if salt_source != CKZ_SALT_SPECIFIED || prf_data_len != 0 || iterations == 0 {
+            // At most ten million iterations (tens of seconds of one core): a caller cannot make
+            // one call hold a core for hours.
+            if salt_source != CKZ_SALT_SPECIFIED
+                || prf_data_len != 0
+                || iterations == 0
+                || iterations > MAX_PBKDF2_ITERATIONS
+            {
                 return Err(bad);
             }
             Kind::Pbkdf2(Pbkdf2Params {

@@ -150,3 +150,24 @@ fn other_params_are_checked() {
         Err(Error::MechanismParamInvalid)
     );
 }
+
+#[test]
+fn pbkdf2_iterations_are_bounded() {
+    let raw = |iterations| RawParam::Pbkdf2 {
+        salt_source: CKZ_SALT_SPECIFIED,
+        salt: b"salt".to_vec(),
+        iterations,
+        prf: CKP_PKCS5_PBKD2_HMAC_SHA256,
+        prf_data_len: 0,
+        password: b"password".to_vec(),
+    };
+    assert!(parse(CKM_PKCS5_PBKD2, raw(1)).is_ok());
+    assert!(parse(CKM_PKCS5_PBKD2, raw(MAX_PBKDF2_ITERATIONS)).is_ok());
+    for n in [0, MAX_PBKDF2_ITERATIONS + 1, u64::from(u32::MAX), u64::MAX] {
+        assert_eq!(
+            parse(CKM_PKCS5_PBKD2, raw(n)),
+            Err(Error::MechanismParamInvalid),
+            "{n} iterations"
+        );
+    }
+}
