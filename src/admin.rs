@@ -21,6 +21,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::bench::report::json_string;
 use crate::config::Config;
 use crate::engine::provision::{self, ProvisionError};
 use crate::engine::{Engine, DEV_SHARE_FILE};
@@ -98,16 +99,7 @@ impl AuditFilter {
 fn utc(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::engine::civil_date(days as i64);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,
@@ -115,23 +107,6 @@ fn utc(unix_ms: u64) -> String {
         rem % 60,
         unix_ms % 1000
     )
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn hex(b: &[u8]) -> String {
@@ -168,7 +143,7 @@ pub fn audit_show(engine: &Engine, filter: &AuditFilter, json: bool) -> Result<S
                  \"actor\": {}, \"op\": {}, \"object\": {}, \"result\": {}, \"detail\": {}, \
                  \"prev\": {}}}",
                 e.seq,
-                json_str(&utc(ev.unix_ms)),
+                json_string(&utc(ev.unix_ms)),
                 ev.unix_ms,
                 ev.pid,
                 if ev.slot == NO_SLOT {
@@ -176,12 +151,12 @@ pub fn audit_show(engine: &Engine, filter: &AuditFilter, json: bool) -> Result<S
                 } else {
                     ev.slot.to_string()
                 },
-                json_str(ev.actor.name()),
-                json_str(&ev.op),
-                json_str(&ev.object),
+                json_string(ev.actor.name()),
+                json_string(&ev.op),
+                json_string(&ev.object),
                 ev.result,
-                json_str(&ev.detail),
-                json_str(&hex(&e.prev)),
+                json_string(&ev.detail),
+                json_string(&hex(&e.prev)),
             );
         } else {
             let result = if ev.result == 0 {
@@ -214,7 +189,7 @@ pub fn audit_show(engine: &Engine, filter: &AuditFilter, json: bool) -> Result<S
     }
     for d in &defects {
         if json {
-            let _ = writeln!(out, "{{\"defect\": {}}}", json_str(&d.to_string()));
+            let _ = writeln!(out, "{{\"defect\": {}}}", json_string(&d.to_string()));
         } else {
             let _ = writeln!(out, "DEFECT: {d}");
         }
@@ -662,10 +637,5 @@ mod tests {
             restore(&damaged, &other, Vec::new(), &test_config(&other, &witness)).unwrap_err();
         assert!(err.0.contains("checksum"), "{err}");
         assert!(!other.exists());
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
     }
 }

@@ -12,7 +12,7 @@
 //! labelled `custos-bench-<run id>-…` and destroyed at the end, also after an error.
 mod material;
 mod ops;
-mod report;
+pub(crate) mod report;
 
 use std::collections::HashMap;
 use std::io::Write as _;

@@ -243,9 +243,9 @@ fn random_hex(n: usize) -> Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-/// Today's date as `YYYYMMDD` (UTC), computed from the day number.
-fn date_of_day(days: i64) -> [u8; 8] {
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+/// The civil date (year, month, day; proleptic Gregorian, UTC) of a day number counted from
+/// 1970-01-01.
+pub fn civil_date(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -254,7 +254,12 @@ fn date_of_day(days: i64) -> [u8; 8] {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Today's date as `YYYYMMDD` (UTC), computed from the day number.
+fn date_of_day(days: i64) -> [u8; 8] {
+    let (y, m, d) = civil_date(days);
     let s = format!("{:04}{:02}{:02}", y.clamp(0, 9999), m, d);
     let mut out = [b'0'; 8];
     out.copy_from_slice(s.as_bytes());

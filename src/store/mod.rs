@@ -298,7 +298,7 @@ fn schema_is_empty(conn: &Connection, dir: &Path) -> Result<bool, StoreError> {
 }
 
 #[cfg(unix)]
-fn create_dir_private(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_dir_private(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -307,7 +307,7 @@ fn create_dir_private(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn create_dir_private(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_dir_private(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 
@@ -601,29 +601,17 @@ impl Store {
             generation: state.generation,
             ..Snapshot::default()
         };
-        {
-            let mut stmt = tx.prepare_cached("SELECT kind, id, slot, blob FROM records")?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let kind_v: i64 = row.get(0)?;
-                let id = id_from_sql(row.get(1)?);
-                let blob: Vec<u8> = row.get(3)?;
-                let kind = u16::try_from(kind_v)
-                    .ok()
-                    .and_then(RecordKind::from_u16)
-                    .ok_or_else(|| {
-                        StoreError::IntegrityFailure(format!("unknown record kind {kind_v}"))
-                    })?;
-                let slot = slot_from_sql(row.get(2)?, kind, id)?;
-                let plain = key.open(kind.as_u16(), id, slot, &blob)?;
-                check.toggle(&key.record_digest(kind.as_u16(), id, slot, &blob));
-                check.records += 1;
-                let rec = Record { id, slot, plain };
-                match kind {
-                    RecordKind::Token => snap.tokens.push(rec),
-                    RecordKind::Object => snap.objects.push(rec),
-                    RecordKind::Meta => snap.meta.push(rec),
-                }
+        for raw in all_records(&tx)? {
+            let plain = raw.open_and_tally(key, &mut check)?;
+            let rec = Record {
+                id: raw.id,
+                slot: raw.slot,
+                plain,
+            };
+            match raw.kind {
+                RecordKind::Token => snap.tokens.push(rec),
+                RecordKind::Object => snap.objects.push(rec),
+                RecordKind::Meta => snap.meta.push(rec),
             }
         }
         drop(tx);
@@ -686,29 +674,15 @@ impl Store {
             .generation
             .checked_add(1)
             .ok_or_else(|| StoreError::IntegrityFailure("generation exhausted".into()))?;
-        let rows: Vec<(i64, i64, i64, Vec<u8>)> = {
-            let mut stmt = tx.prepare("SELECT kind, id, slot, blob FROM records")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
         let mut check = IntegrityState::empty(self.header_digest);
-        for (kind_v, id_v, slot_v, blob) in rows {
-            let id = id_from_sql(id_v);
-            let kind = u16::try_from(kind_v)
-                .ok()
-                .and_then(RecordKind::from_u16)
-                .ok_or_else(|| {
-                    StoreError::IntegrityFailure(format!("unknown record kind {kind_v}"))
-                })?;
-            let slot = slot_from_sql(slot_v, kind, id)?;
-            let plain = old_key.open(kind.as_u16(), id, slot, &blob)?;
-            check.toggle(&old_key.record_digest(kind.as_u16(), id, slot, &blob));
-            check.records += 1;
-            let sealed = new_key.seal(kind.as_u16(), id, slot, &plain)?;
-            state.toggle(&new_key.record_digest(kind.as_u16(), id, slot, &sealed));
+        for raw in all_records(&tx)? {
+            let plain = raw.open_and_tally(old_key, &mut check)?;
+            let (kind, id, slot) = (raw.kind.as_u16(), raw.id, raw.slot);
+            let sealed = new_key.seal(kind, id, slot, &plain)?;
+            state.toggle(&new_key.record_digest(kind, id, slot, &sealed));
             state.records += 1;
             tx.prepare_cached("UPDATE records SET blob = ?3 WHERE kind = ?1 AND id = ?2")?
-                .execute(params![kind_v, id_v, sealed])?;
+                .execute(params![kind, id_to_sql(id), sealed])?;
         }
         if check.records != old_state.records || check.digest_sum != old_state.digest_sum {
             return Err(StoreError::IntegrityFailure(
@@ -847,6 +821,59 @@ impl Store {
         self.data_version.set(v);
         Ok(changed)
     }
+}
+
+/// One row of the `records` table, its place checked but its content still sealed.
+struct RawRecord {
+    kind: RecordKind,
+    id: u64,
+    slot: u32,
+    blob: Vec<u8>,
+}
+
+impl RawRecord {
+    /// Opens the record and adds it to `tally` (its count and digest sum).
+    fn open_and_tally(
+        &self,
+        key: &SealKey,
+        tally: &mut IntegrityState,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let kind = self.kind.as_u16();
+        let plain = key.open(kind, self.id, self.slot, &self.blob)?;
+        tally.toggle(&key.record_digest(kind, self.id, self.slot, &self.blob));
+        tally.records += 1;
+        Ok(plain)
+    }
+}
+
+/// Every row of the `records` table; an unknown kind or a slot outside `u32` is an error.
+fn all_records(conn: &Connection) -> Result<Vec<RawRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT kind, id, slot, blob FROM records")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (kind_v, id_v, slot_v, blob) = row?;
+        let id = id_from_sql(id_v);
+        let kind = u16::try_from(kind_v)
+            .ok()
+            .and_then(RecordKind::from_u16)
+            .ok_or_else(|| StoreError::IntegrityFailure(format!("unknown record kind {kind_v}")))?;
+        let slot = slot_from_sql(slot_v, kind, id)?;
+        out.push(RawRecord {
+            kind,
+            id,
+            slot,
+            blob,
+        });
+    }
+    Ok(out)
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

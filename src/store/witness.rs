@@ -137,7 +137,7 @@ impl Witness {
         let Some(dir) = self.path.parent() else {
             return;
         };
-        if create_private_dir(dir).is_err() {
+        if super::create_dir_private(dir).is_err() {
             return;
         }
         let tmp = self
@@ -154,24 +154,10 @@ impl Witness {
     /// deliberately replaced by an older copy (a restore from backup).
     pub fn reset(&self, generation: u64) -> std::io::Result<()> {
         if let Some(dir) = self.path.parent() {
-            create_private_dir(dir)?;
+            super::create_dir_private(dir)?;
         }
         std::fs::write(&self.path, format!("{generation}\n"))
     }
-}
-
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
 }
 
 #[cfg(test)]
