@@ -35,6 +35,8 @@ pkcs11-tool --module "$MODULE" --read-object --type pubkey --id 717331 -o "$WORK
 openssl pkey -pubin -inform DER -in "$WORK/pub.der" -out "$WORK/pub.pem"
 openssl dgst -sha256 -verify "$WORK/pub.pem" -signature "$WORK/data.sig" "$WORK/data.txt"
 
-step "store status"
+step "store status, a full verification, and the audit trail of what the demo did"
 "$CUSTOS" status --store "$STORE"
+"$CUSTOS" verify --store "$STORE"
+"$CUSTOS" audit show --store "$STORE" --last 8
 printf '\ndemo finished: store in %s\n' "$STORE"
