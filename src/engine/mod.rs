@@ -420,8 +420,13 @@ impl Engine {
 
     /// Appends one audit entry in a transaction of its own, for operations that write nothing
     /// else to the store. Fails (and so fails the operation) when the entry cannot be written.
+    ///
+    /// The commit skips the disk sync (see [`Store::write_relaxed`]): these entries record
+    /// events that change nothing else, and a sync each would make every login cost a disk
+    /// flush. Entries recorded with a change (failures and lockouts with their counters, every
+    /// object and token change) are synced with it.
     fn audit_only(&self, ev: &AuditEvent) -> Result<()> {
-        lock(&self.store).write(|tx| tx.append_audit(ev).map(drop))?;
+        lock(&self.store).write_relaxed(|tx| tx.append_audit(ev).map(drop))?;
         Ok(())
     }
 

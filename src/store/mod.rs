@@ -446,8 +446,10 @@ impl Store {
     /// the store directory), and refuses from now on a store older than the witness says.
     /// See [`witness`] for what this protects against.
     pub fn set_witness_dir(&mut self, dir: &Path) {
-        self.generations
-            .set_witness(witness::Witness::new(dir, &self.header.store_id));
+        self.generations.set_witness(
+            witness::Witness::new(dir, &self.header.store_id),
+            self.dir.join(format!("{DB_FILE}-wal")),
+        );
     }
 
     /// The highest write generation seen so far through this handle.
@@ -546,6 +548,23 @@ impl Store {
         u64::try_from(n).map_err(|_| StoreError::Sqlite(format!("negative row count {n}")))
     }
 
+    /// Like [`Store::write`], but the commit is not synced to disk before this returns: it is
+    /// complete and visible to every process at once and survives the death of any process,
+    /// but a power loss or operating-system crash before the next synced commit (or
+    /// checkpoint) can lose it, never half of it. For records of events that change nothing
+    /// else (a successful login, a key use), which would otherwise cost a disk sync each.
+    pub fn write_relaxed<T>(
+        &mut self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        let r = self.write(f);
+        let restored = self.conn.execute_batch("PRAGMA synchronous = FULL;");
+        let v = r?;
+        restored?;
+        Ok(v)
+    }
+
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction. The transaction commits if `f`
     /// returns `Ok` (durably, before this returns) and rolls back, writing nothing, if
     /// `f` returns `Err`. Fails with [`StoreError::Sealed`] before a key is set.
@@ -564,8 +583,14 @@ impl Store {
             tx: &tx,
             key,
             state,
+            dirty: false,
         };
         match f(&mut wtx) {
+            Ok(v) if !wtx.dirty => {
+                // Nothing was written: nothing to commit, and no new generation.
+                let _ = tx.rollback();
+                Ok(v)
+            }
             Ok(v) => {
                 let mut state = wtx.state;
                 state.generation = state
@@ -712,6 +737,7 @@ impl Store {
                 tx: &tx,
                 key: &new_key,
                 state,
+                dirty: true,
             };
             wtx.append_audit(event)?;
             write_state(&tx, &new_key, &wtx.state)?;
@@ -964,6 +990,8 @@ pub struct WriteTx<'a> {
     /// The integrity state as it will be after this transaction, kept up to date by every
     /// change.
     state: IntegrityState,
+    /// Whether anything has been written; a transaction that wrote nothing commits nothing.
+    dirty: bool,
 }
 
 impl WriteTx<'_> {
@@ -977,6 +1005,7 @@ impl WriteTx<'_> {
         plain: &[u8],
     ) -> Result<(), StoreError> {
         let blob = self.key.seal(kind.as_u16(), id, slot, plain)?;
+        self.dirty = true;
         if !self.forget_existing(kind, id)? {
             self.state.records += 1;
         }
@@ -995,6 +1024,7 @@ impl WriteTx<'_> {
         if !self.forget_existing(kind, id)? {
             return Ok(false);
         }
+        self.dirty = true;
         self.state.records = self.state.records.saturating_sub(1);
         let mut stmt = self
             .tx
@@ -1013,6 +1043,7 @@ impl WriteTx<'_> {
                 stmt.query_map(params![kind.as_u16(), slot], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
+        self.dirty |= !doomed.is_empty();
         for (id, blob) in &doomed {
             let digest = self
                 .key
@@ -1046,6 +1077,7 @@ impl WriteTx<'_> {
             .ok_or_else(|| StoreError::Sqlite("id counter exhausted".into()))?;
         self.tx
             .execute("UPDATE counter SET next = ?1 WHERE id = 1", [after])?;
+        self.dirty = true;
         Ok(id_from_sql(next))
     }
 
@@ -1068,6 +1100,7 @@ impl WriteTx<'_> {
             .execute(params![id_to_sql(seq), blob])?;
         self.state.audit_count = seq;
         self.state.audit_head = entry.digest();
+        self.dirty = true;
         Ok(seq)
     }
 

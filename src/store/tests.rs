@@ -761,8 +761,10 @@ fn snapshot_returns_everything_and_counts_generations() {
         s.write(|tx| tx.delete_slot(RecordKind::Object, 1)).unwrap(),
         1
     );
+    // Four changing transactions; the delete of a missing record wrote nothing and so
+    // committed nothing.
     let snap = s.snapshot().unwrap();
-    assert_eq!(snap.generation, 10);
+    assert_eq!(snap.generation, 9);
     assert_eq!(snap.objects.len(), 1);
     assert_eq!(&*snap.objects[0].plain, b"object ten, changed");
     // A failed transaction changes neither the records nor the generation.
@@ -771,7 +773,11 @@ fn snapshot_returns_everything_and_counts_generations() {
         Err(StoreError::Busy)
     });
     assert!(r.is_err());
-    assert_eq!(s.snapshot().unwrap().generation, 10);
+    assert_eq!(s.snapshot().unwrap().generation, 9);
+    // Nor does a transaction that only reads.
+    s.write(|tx| tx.get(RecordKind::Object, 10).map(drop))
+        .unwrap();
+    assert_eq!(s.snapshot().unwrap().generation, 9);
 }
 
 #[test]
@@ -1267,4 +1273,24 @@ fn database_copy_is_a_working_store() {
     let c = unsealed(&copy_dir);
     assert_eq!(c.snapshot().unwrap().objects.len(), 3);
     assert!(c.verify_audit().unwrap().1.is_empty());
+}
+
+#[test]
+fn relaxed_writes_commit_and_leave_full_sync_on() {
+    let (_tmp, mut s) = new_store();
+    let sync = |s: &Store| -> i64 {
+        s.conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(sync(&s), 2);
+    s.write_relaxed(|tx| tx.put(RecordKind::Object, 1, 0, b"relaxed"))
+        .unwrap();
+    assert_eq!(sync(&s), 2, "FULL restored after a relaxed write");
+    let r: Result<(), _> = s.write_relaxed(|_| Err(StoreError::Busy));
+    assert!(r.is_err());
+    assert_eq!(sync(&s), 2, "FULL restored after a failed relaxed write");
+    let snap = s.snapshot().unwrap();
+    assert_eq!(snap.generation, 1);
+    assert_eq!(&*snap.objects[0].plain, b"relaxed");
 }

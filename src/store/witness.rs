@@ -32,6 +32,8 @@ const WITNESS_INTERVAL: Duration = Duration::from_secs(1);
 pub(crate) struct Generations {
     seen: Cell<u64>,
     witness: Option<Witness>,
+    /// The store's write-ahead log, synced before the witness is written.
+    wal: Option<PathBuf>,
     /// Whether the witness has been read into `seen` yet.
     witness_read: Cell<bool>,
     /// The generation last written to the witness, and when.
@@ -39,8 +41,9 @@ pub(crate) struct Generations {
 }
 
 impl Generations {
-    pub(crate) fn set_witness(&mut self, w: Witness) {
+    pub(crate) fn set_witness(&mut self, w: Witness, wal: PathBuf) {
         self.witness = Some(w);
+        self.wal = Some(wal);
         self.witness_read.set(false);
     }
 
@@ -88,6 +91,16 @@ impl Generations {
         };
         let seen = self.seen.get();
         if seen > self.written.get().0 {
+            // The witness must never run ahead of what a power loss would leave of the store:
+            // commits that skipped the disk sync (see `Store::write_relaxed`) are synced first.
+            // Without that guarantee the witness is left as it is.
+            let synced = match &self.wal {
+                Some(p) => std::fs::File::open(p).and_then(|f| f.sync_all()).is_ok() || !p.exists(),
+                None => true,
+            };
+            if !synced {
+                return;
+            }
             w.record(seen);
         }
         self.written.set((seen, Some(Instant::now())));
