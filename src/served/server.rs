@@ -103,6 +103,8 @@ struct ConnEntry {
 /// State shared by the accept loop and every connection.
 struct Shared {
     dir: PathBuf,
+    /// The settings every connection's engine is built with.
+    config: Config,
     header: StoreHeader,
     vault: Mutex<Vault>,
     conns: Mutex<HashMap<u64, ConnEntry>>,
@@ -114,7 +116,7 @@ struct Shared {
 impl Shared {
     /// Builds an engine over a fresh handle on the store: unsealed with `master`, or sealed.
     fn build_engine(&self, master: Option<&MasterKey>) -> Result<Engine, Error> {
-        let config = Config::for_store(&self.dir);
+        let config = self.config.clone();
         let mut store = Store::open(&self.dir)?;
         if let Some(w) = config.witness_location() {
             store.set_witness_dir(&w);
@@ -280,6 +282,20 @@ impl Shared {
     }
 }
 
+/// The engines' settings: those of the file named by `CUSTOS_CONF`, if set, for the store in
+/// `dir` (its share settings are not used: the server is unsealed by its custodians), or the
+/// defaults.
+fn server_config(dir: &Path) -> Result<Config, ServeError> {
+    let mut config = match std::env::var_os("CUSTOS_CONF").filter(|v| !v.is_empty()) {
+        Some(p) => Config::load(Path::new(&p)).map_err(|e| ServeError(e.to_string()))?,
+        None => Config::for_store(dir),
+    };
+    config.store = dir.to_path_buf();
+    config.shares.clear();
+    config.shares_env = None;
+    Ok(config)
+}
+
 /// Opens (creating it, owner-only) and locks `DIR/custos.lock`, or says that a server runs.
 fn lock_store(dir: &Path) -> Result<File, ServeError> {
     let path = dir.join(LOCK_FILE);
@@ -379,6 +395,7 @@ pub fn serve(dir: &Path) -> Result<(), ServeError> {
         .map_err(|e| ServeError(format!("cannot open the store {}: {e}", dir.display())))?;
     let header = store.header().clone();
     drop(store);
+    let config = server_config(dir)?;
     let lock_file = lock_store(dir)?;
     let master = dev_master_key(dir, &header)?;
     let listener = bind_socket(dir)?;
@@ -386,6 +403,7 @@ pub fn serve(dir: &Path) -> Result<(), ServeError> {
     let dev = master.is_some();
     let shared = Arc::new(Shared {
         dir: dir.to_path_buf(),
+        config,
         header,
         vault: Mutex::new(Vault {
             master,
