@@ -703,3 +703,130 @@ fn frame_errors_name_their_cause() {
         .to_string()
         .contains("protocol version 9"));
 }
+
+/// Mechanisms arrive typed and already checked by the client's parser; a client that skips the
+/// parser can send parameters no parser would build. Each such call must get an error (or a
+/// result), and the connection and its login must survive.
+#[test]
+fn unchecked_mechanism_parameters_do_not_break_the_connection() {
+    use custos_pkcs11::crypto::HashAlg;
+    use custos_pkcs11::mechanism::{CcmParams, GcmParams};
+    let p = Place::new();
+    provision::create_dev_store(&p.store, 1).unwrap();
+    let server = Server::start(&p.store, &p.state);
+    let app = RemoteEngine::connect_store(&p.store).unwrap();
+    init_token(&app);
+    let h = app.open_session(0, rw()).unwrap();
+    app.login(h, CKU_USER, USER_PIN).unwrap();
+    let aes = app
+        .generate_key(
+            h,
+            &Mechanism {
+                ty: CKM_AES_KEY_GEN,
+                kind: Kind::AesKeyGen,
+            },
+            &[
+                Attr::ulong(CKA_VALUE_LEN, 32),
+                Attr::bool(CKA_SIGN, true),
+                Attr::bool(CKA_ENCRYPT, true),
+            ],
+        )
+        .unwrap();
+    let hmac = app
+        .generate_key(
+            h,
+            &Mechanism {
+                ty: CKM_GENERIC_SECRET_KEY_GEN,
+                kind: Kind::GenericSecretKeyGen,
+            },
+            &[Attr::ulong(CKA_VALUE_LEN, 32), Attr::bool(CKA_SIGN, true)],
+        )
+        .unwrap();
+    let signs = [
+        (
+            hmac,
+            Mechanism {
+                ty: CKM_SHA256_HMAC_GENERAL,
+                kind: Kind::Hmac(HashAlg::Sha256, 1 << 40),
+            },
+        ),
+        (
+            aes,
+            Mechanism {
+                ty: CKM_AES_CMAC_GENERAL,
+                kind: Kind::AesCmac(1000),
+            },
+        ),
+    ];
+    for (key, m) in &signs {
+        let r = app
+            .sign_init(h, m, *key)
+            .and_then(|()| app.sign(h, b"data", Out::Capacity(1 << 20)));
+        assert!(!matches!(r, Err(Error::DeviceError(_))), "{m:?}: {r:?}");
+        let _ = app.cancel(h, CKF_SIGN);
+    }
+    let encrypts = [
+        Mechanism {
+            ty: CKM_AES_GCM,
+            kind: Kind::AesGcm(GcmParams {
+                iv: Vec::new(),
+                aad: Vec::new(),
+                tag_bits: 0,
+            }),
+        },
+        Mechanism {
+            ty: CKM_AES_GCM,
+            kind: Kind::AesGcm(GcmParams {
+                iv: vec![0; 12],
+                aad: Vec::new(),
+                tag_bits: 4096,
+            }),
+        },
+        Mechanism {
+            ty: CKM_AES_CTR,
+            kind: Kind::AesCtr {
+                counter_bits: 0,
+                block: [0; 16],
+            },
+        },
+        Mechanism {
+            ty: CKM_AES_CTR,
+            kind: Kind::AesCtr {
+                counter_bits: 4096,
+                block: [0xff; 16],
+            },
+        },
+        Mechanism {
+            ty: CKM_AES_CCM,
+            kind: Kind::AesCcm(CcmParams {
+                data_len: 4,
+                nonce: Vec::new(),
+                aad: Vec::new(),
+                mac_len: 0,
+            }),
+        },
+        Mechanism {
+            ty: CKM_AES_CCM,
+            kind: Kind::AesCcm(CcmParams {
+                data_len: 1 << 62,
+                nonce: vec![0; 40],
+                aad: Vec::new(),
+                mac_len: 1000,
+            }),
+        },
+    ];
+    for m in &encrypts {
+        let r = app
+            .encrypt_init(h, m, aes)
+            .and_then(|()| app.encrypt(h, b"data", Out::Capacity(1 << 20)));
+        assert!(!matches!(r, Err(Error::DeviceError(_))), "{m:?}: {r:?}");
+        let _ = app.cancel(h, CKF_ENCRYPT);
+    }
+    assert_eq!(app.session_info(h).unwrap().state, CKS_RW_USER_FUNCTIONS);
+    let log = server.log_text();
+    assert!(!log.contains("connection closed"), "{log}");
+    assert!(
+        log.lines().all(|l| l.starts_with("custos serve: ")),
+        "a line not in the log format: {log}"
+    );
+}

@@ -199,7 +199,8 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(
         }
     }
     let len = check_length(field)?;
-    let mut body = vec![0u8; len];
+    // The body may hold PINs or share text: wiped when dropped.
+    let mut body = zeroize::Zeroizing::new(vec![0u8; len]);
     r.read_exact(&mut body).map_err(|e| match e.kind() {
         io::ErrorKind::UnexpectedEof => FrameError::Truncated {
             have: LENGTH_FIELD_LEN,
@@ -216,7 +217,7 @@ pub fn write_frame<W: Write, T: Serialize>(
     id: u64,
     msg: &T,
 ) -> std::result::Result<(), FrameError> {
-    let frame = encode_frame(id, msg)?;
+    let frame = zeroize::Zeroizing::new(encode_frame(id, msg)?);
     w.write_all(&frame)
         .and_then(|()| w.flush())
         .map_err(|e| FrameError::Io(e.to_string()))

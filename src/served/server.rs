@@ -158,10 +158,21 @@ impl Shared {
         if let Err(e) = call.admissible() {
             return Reply::error_for(&call, e);
         }
-        match self.engine_for(slot) {
-            Ok(engine) => call.dispatch(&engine),
-            Err(e) => Reply::error_for(&call, e),
-        }
+        let engine = match self.engine_for(slot) {
+            Ok(engine) => engine,
+            Err(e) => return Reply::error_for(&call, e),
+        };
+        // A call's arguments come from another process: should one reach a panic in the
+        // engine, the connection gets an error instead of losing its thread.
+        let fallback = Reply::error_for(&call, Error::General(String::new()));
+        let method = call.method();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.dispatch(&engine)))
+            .unwrap_or_else(|_| {
+                log(&format!(
+                    "{method} panicked in the engine; answered with an error"
+                ));
+                fallback.with_error(Error::General(format!("{method} failed inside the server")))
+            })
     }
 
     /// Answers a control request.
@@ -438,6 +449,11 @@ pub fn serve(dir: &Path) -> Result<(), ServeError> {
             }
         });
     }
+
+    // A panic (caught per call in `run_call`) is reported as one log line.
+    std::panic::set_hook(Box::new(|info| {
+        log(&format!("panic: {}", info.to_string().replace('\n', "; ")));
+    }));
 
     let h = &shared.header;
     log(&format!(

@@ -59,3 +59,33 @@ pub fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
         Err(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_pair_peer_is_this_process_uid() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(peer_uid(&a).unwrap(), own_uid());
+        assert_eq!(peer_uid(&b).unwrap(), own_uid());
+    }
+
+    #[test]
+    fn peer_credentials_of_a_file_are_an_error() {
+        let f = tempfile::tempfile().unwrap();
+        assert!(peer_uid(&f).is_err());
+    }
+
+    #[test]
+    fn the_exclusive_lock_is_taken_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let first = std::fs::File::create(&path).unwrap();
+        let second = std::fs::File::open(&path).unwrap();
+        assert!(try_lock_exclusive(&first).unwrap());
+        assert!(!try_lock_exclusive(&second).unwrap());
+        drop(first);
+        assert!(try_lock_exclusive(&second).unwrap());
+    }
+}
