@@ -858,3 +858,39 @@ fn unchecked_mechanism_parameters_do_not_break_the_connection() {
         "a line not in the log format: {log}"
     );
 }
+
+/// Measures the added cost of a served call: `generate_random` of 32 bytes through the socket
+/// against the same call on an engine in this process. Prints the numbers; run with
+/// `cargo test --release --test served -- --ignored --nocapture served_call_latency`.
+#[test]
+#[ignore = "a measurement, not a check; run by hand"]
+fn served_call_latency() {
+    const CALLS: u32 = 5000;
+    let p = Place::new();
+    provision::create_dev_store(&p.store, 1).unwrap();
+    let _server = Server::start(&p.store, &p.state);
+    let app = RemoteEngine::connect_store(&p.store).unwrap();
+    init_token(&app);
+    let h = app.open_session(0, rw()).unwrap();
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        assert_eq!(app.generate_random(h, 32).unwrap().len(), 32);
+    }
+    let served = start.elapsed() / CALLS;
+
+    let mut config = custos_pkcs11::config::Config::for_store(&p.store);
+    config.witness_dir = Some(p.state.join("embedded-witness"));
+    config.shares = vec![p.store.join(custos_pkcs11::engine::DEV_SHARE_FILE)];
+    let local = custos_pkcs11::engine::Engine::open(config).unwrap();
+    let h = local.open_session(0, rw()).unwrap();
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        assert_eq!(local.generate_random(h, 32).unwrap().len(), 32);
+    }
+    let embedded = start.elapsed() / CALLS;
+    println!(
+        "generate_random(32): served {served:?} per call, embedded {embedded:?} per call, \
+         added {:?}",
+        served.saturating_sub(embedded)
+    );
+}
