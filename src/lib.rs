@@ -15,6 +15,7 @@
 //! - [`store`]: the sealed SQLite store; the only module that names SQLite.
 //! - [`vault`]: the master key, Shamir shares, unsealing and PIN verifiers.
 //! - [`config`]: configuration files and environment.
+//! - [`served`]: the served mode: `custos serve`, its wire protocol and its client.
 //! - [`bench`](mod@bench): the `custos bench` benchmark, which drives any PKCS#11 module through its C ABI.
 
 #![deny(unsafe_code)]
@@ -30,5 +31,6 @@ pub mod ffi;
 pub mod fuzz_harness;
 pub mod mechanism;
 pub mod object;
+pub mod served;
 pub mod store;
 pub mod vault;

@@ -94,6 +94,29 @@ enum Command {
     Restore(RestoreArgs),
     /// Benchmark a PKCS#11 module through its C ABI, optionally against another module
     Bench(custos_pkcs11::bench::BenchArgs),
+    /// Serve the store over the Unix socket DIR/custos.sock until SIGTERM or SIGINT; starts
+    /// sealed (a --dev store unseals itself) and logs one line per event to stderr
+    Serve(ServeArgs),
+    /// Seal the store's running server: wipe its master key from memory and close every
+    /// client's sessions. Proof of custody: one share of the store
+    Seal(SealArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// The store directory
+    #[arg(long, value_name = "DIR")]
+    store: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct SealArgs {
+    /// The store directory of the running server
+    #[arg(long, value_name = "DIR")]
+    store: PathBuf,
+    /// A share file of the store (unprotected), as proof of custody
+    #[arg(value_name = "SHARE_FILE")]
+    share: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -360,6 +383,10 @@ fn main() -> ExitCode {
                 stderr: String::new(),
             })
             .map_err(CliError),
+        Command::Serve(a) => custos_pkcs11::served::server::serve(&a.store)
+            .map(|()| Output::default())
+            .map_err(|e| CliError(e.to_string())),
+        Command::Seal(a) => cmd_seal(&a),
         Command::Mechanisms => Ok(Output {
             stdout: custos_pkcs11::mechanism::markdown_table(),
             stderr: String::new(),
@@ -388,6 +415,24 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s
+    })
+}
+
+// ----- seal (served mode) --------------------------------------------------------------------
+
+/// Asks the store's running server to seal itself, with a share of the store as proof.
+fn cmd_seal(a: &SealArgs) -> CliResult<Output> {
+    let share = provision::read_share_file(&a.share)?;
+    let conn = custos_pkcs11::served::client::Connection::connect_store(&a.store)
+        .map_err(|e| CliError(e.to_string()))?;
+    conn.seal(&share.to_text())
+        .map_err(|e| CliError(e.to_string()))?;
+    Ok(Output {
+        stdout: format!(
+            "sealed: the server of {} wiped its master key\n",
+            a.store.display()
+        ),
+        stderr: String::new(),
     })
 }
 

@@ -7,7 +7,7 @@ use crate::crypto::CryptoError;
 use crate::store::StoreError;
 
 /// Everything an engine call can fail with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Error {
     /// `CKR_ARGUMENTS_BAD`.
     ArgumentsBad,

@@ -59,7 +59,7 @@ pub const KEY_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_mil
 pub const DEV_SHARE_FILE: &str = "dev-share.txt";
 
 /// `C_GetSlotInfo`, in plain values.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SlotInfo {
     /// The slot description.
     pub description: String,
@@ -68,7 +68,7 @@ pub struct SlotInfo {
 }
 
 /// `C_GetTokenInfo`, in plain values.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenInfo {
     /// The label, blank padded.
     pub label: [u8; 32],
@@ -85,7 +85,7 @@ pub struct TokenInfo {
 }
 
 /// `C_GetSessionInfo`, in plain values.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionInfo {
     /// The slot.
     pub slot: SlotId,
@@ -96,7 +96,7 @@ pub struct SessionInfo {
 }
 
 /// One attribute as `C_GetAttributeValue` may report it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AttrRead {
     /// The value.
     Value(Value),

@@ -13,7 +13,7 @@ use crate::crypto::Hasher;
 use crate::mechanism::{Kind, Mechanism};
 
 /// Where an operation's output goes: a length query, or a buffer of some capacity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Out {
     /// The caller passed no buffer and asks for the length.
     Query,
@@ -22,7 +22,7 @@ pub enum Out {
 }
 
 /// What an output-producing call gives back.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Produced {
     /// The output did not fit (or was only asked about): this many bytes are needed. The
     /// operation stays active.

@@ -16,7 +16,7 @@ pub use table::MECHANISMS;
 pub const CKM_AES_KEY_WRAP_KWP_LEGACY: CK_MECHANISM_TYPE = 0x0000_210A;
 
 /// `CK_GCM_PARAMS`, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GcmParams {
     /// The IV (1 to 65,536 bytes).
     pub iv: Vec<u8>,
@@ -27,7 +27,7 @@ pub struct GcmParams {
 }
 
 /// `CK_CCM_PARAMS`, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CcmParams {
     /// The message length the caller announced.
     pub data_len: u64,
@@ -40,38 +40,42 @@ pub struct CcmParams {
 }
 
 /// `CK_RSA_PKCS_PSS_PARAMS`, checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PssParams {
     /// The message hash.
+    #[serde(with = "crate::served::wire::hash_alg")]
     pub hash: HashAlg,
     /// The MGF1 hash.
+    #[serde(with = "crate::served::wire::hash_alg")]
     pub mgf1: HashAlg,
     /// Salt length in bytes.
     pub salt_len: usize,
 }
 
 /// `CK_RSA_PKCS_OAEP_PARAMS`, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OaepParams {
     /// The label hash.
+    #[serde(with = "crate::served::wire::hash_alg")]
     pub hash: HashAlg,
     /// The MGF1 hash.
+    #[serde(with = "crate::served::wire::hash_alg")]
     pub mgf1: HashAlg,
     /// The label (`CKZ_DATA_SPECIFIED` source data).
     pub label: Vec<u8>,
 }
 
 /// The key derivation function applied to an ECDH shared secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EcKdf {
     /// `CKD_NULL`: the raw shared secret.
     Null,
     /// `CKD_SHA*_KDF` / `CKD_SHA3_*_KDF`: ANSI X9.63 with this hash.
-    X963(HashAlg),
+    X963(#[serde(with = "crate::served::wire::hash_alg")] HashAlg),
 }
 
 /// `CK_ECDH1_DERIVE_PARAMS`, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EcdhParams {
     /// The KDF.
     pub kdf: EcKdf,
@@ -82,7 +86,7 @@ pub struct EcdhParams {
 }
 
 /// `CK_EDDSA_PARAMS`, checked.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EddsaParams {
     /// Ed25519ph (pre-hashed).
     pub prehash: bool,
@@ -91,7 +95,7 @@ pub struct EddsaParams {
 }
 
 /// Where HKDF's salt comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum HkdfSalt {
     /// `CKF_HKDF_SALT_NULL`.
     Null,
@@ -102,13 +106,14 @@ pub enum HkdfSalt {
 }
 
 /// `CK_HKDF_PARAMS`, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HkdfParams {
     /// Run the extract step.
     pub extract: bool,
     /// Run the expand step.
     pub expand: bool,
     /// The hash.
+    #[serde(with = "crate::served::wire::hash_alg")]
     pub hash: HashAlg,
     /// The salt.
     pub salt: HkdfSalt,
@@ -117,16 +122,16 @@ pub struct HkdfParams {
 }
 
 /// The PRF of an SP 800-108 KDF.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Sp800Prf {
     /// HMAC with a hash.
-    Hmac(HashAlg),
+    Hmac(#[serde(with = "crate::served::wire::hash_alg")] HashAlg),
     /// AES-CMAC.
     Cmac,
 }
 
 /// One `CK_PRF_DATA_PARAM` of an SP 800-108 KDF.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Sp800Data {
     /// The iteration counter.
     Counter {
@@ -149,7 +154,7 @@ pub enum Sp800Data {
 }
 
 /// `CK_SP800_108_KDF_PARAMS`, checked (one derived key only).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Sp800Params {
     /// The PRF.
     pub prf: Sp800Prf,
@@ -158,20 +163,21 @@ pub struct Sp800Params {
 }
 
 /// `CK_PKCS5_PBKD2_PARAMS2`, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pbkdf2Params {
     /// The salt.
     pub salt: Vec<u8>,
     /// The iteration count.
     pub iterations: u32,
     /// The HMAC hash.
+    #[serde(with = "crate::served::wire::hash_alg")]
     pub hash: HashAlg,
     /// The password.
     pub password: Vec<u8>,
 }
 
 /// `CK_RSA_AES_KEY_WRAP_PARAMS`, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RsaAesWrapParams {
     /// The ephemeral AES key length in bits (128, 192 or 256).
     pub aes_bits: usize,
@@ -180,10 +186,10 @@ pub struct RsaAesWrapParams {
 }
 
 /// What a mechanism does, with its checked parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// A digest.
-    Digest(HashAlg),
+    Digest(#[serde(with = "crate::served::wire::hash_alg")] HashAlg),
     /// `CKM_AES_KEY_GEN`.
     AesKeyGen,
     /// `CKM_GENERIC_SECRET_KEY_GEN`.
@@ -203,7 +209,7 @@ pub enum Kind {
     /// `CKM_RSA_PKCS_OAEP`.
     RsaOaep(OaepParams),
     /// `CKM_SHA*_RSA_PKCS`.
-    RsaPkcsWith(HashAlg),
+    RsaPkcsWith(#[serde(with = "crate::served::wire::hash_alg")] HashAlg),
     /// `CKM_RSA_PKCS_PSS` over a caller's digest.
     RsaPss(PssParams),
     /// `CKM_SHA*_RSA_PKCS_PSS`.
@@ -211,7 +217,7 @@ pub enum Kind {
     /// `CKM_ECDSA` over a caller's digest.
     Ecdsa,
     /// `CKM_ECDSA_SHA*`.
-    EcdsaWith(HashAlg),
+    EcdsaWith(#[serde(with = "crate::served::wire::hash_alg")] HashAlg),
     /// `CKM_EDDSA`.
     Eddsa(EddsaParams),
     /// `CKM_ECDH1_DERIVE` / `CKM_ECDH1_COFACTOR_DERIVE`.
@@ -251,7 +257,10 @@ pub enum Kind {
         data: Vec<u8>,
     },
     /// `CKM_SHA*_HMAC` (full length) and `CKM_SHA*_HMAC_GENERAL` (truncated).
-    Hmac(HashAlg, usize),
+    Hmac(
+        #[serde(with = "crate::served::wire::hash_alg")] HashAlg,
+        usize,
+    ),
     /// `CKM_HKDF_DERIVE`.
     HkdfDerive(HkdfParams),
     /// `CKM_HKDF_DATA`.
@@ -275,7 +284,7 @@ pub enum Kind {
 }
 
 /// A mechanism as a caller asked for it: its number and what it does.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mechanism {
     /// The mechanism number the caller used.
     pub ty: CK_MECHANISM_TYPE,

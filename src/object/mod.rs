@@ -149,7 +149,7 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Kind {
 }
 
 /// A typed attribute value.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// A `CK_BBOOL`.
     Bool(bool),
@@ -188,7 +188,7 @@ impl std::fmt::Debug for Value {
 }
 
 /// One attribute of a caller's template.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attr {
     /// The attribute type.
     pub ty: CK_ATTRIBUTE_TYPE,
