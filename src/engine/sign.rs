@@ -156,7 +156,9 @@ impl SignOp {
                 k.sign_pss(p.hash, p.mgf1, p.salt_len, &m)?
             }
             (Kind::Eddsa(p), Key::EdPrivate(k)) => eddsa_sign(k, p, &m)?,
-            (Kind::Hmac(_, n) | Kind::AesCmac(n), Key::Secret(..)) => m[..*n].to_vec(),
+            (Kind::Hmac(_, n) | Kind::AesCmac(n), Key::Secret(..)) => {
+                m.get(..*n).ok_or(Error::MechanismParamInvalid)?.to_vec()
+            }
             _ => return Err(Error::KeyTypeInconsistent),
         })
     }
@@ -189,7 +191,7 @@ impl SignOp {
                 if sig.len() != *n {
                     return Err(Error::SignatureLenRange);
                 }
-                verify_mac(&m[..*n], sig)?;
+                verify_mac(m.get(..*n).ok_or(Error::MechanismParamInvalid)?, sig)?;
             }
             _ => return Err(Error::KeyTypeInconsistent),
         }
