@@ -11,7 +11,7 @@
 //!
 //! Each record authenticates alone, but that cannot reveal a record deleted, added, or put
 //! back from an older copy of the store. So the store also keeps a sealed *integrity state*
-//! (see [`state`]): the number of records, the XOR of their keyed digests, a digest of the
+//! (module `state`): the number of records, the XOR of their keyed digests, a digest of the
 //! plain header and a write generation that grows with every commit. Every write transaction
 //! updates it; [`Store::snapshot`] reads everything in one read transaction and checks it; and
 //! the generation is compared with the highest one seen before, in this process and in the
