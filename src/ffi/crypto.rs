@@ -6,7 +6,7 @@ use super::args::{self};
 use super::engine;
 use super::guard::{eng, guard};
 use super::out::{capacity, produced, put};
-use crate::engine::Engine;
+use crate::served::Backend;
 
 /// Refuses a call that continues an operation because of an argument this layer rejects.
 ///
@@ -16,7 +16,7 @@ use crate::engine::Engine;
 /// error is such an error, so the operation named by `op` (a `CKF_*` operation flag, as
 /// `C_SessionCancel` takes) is ended before `rv` is returned. An invalid session handle has no
 /// operation to end.
-fn refuse(e: &Engine, hSession: CK_SESSION_HANDLE, op: CK_FLAGS, rv: CK_RV) -> CK_RV {
+fn refuse(e: &Backend, hSession: CK_SESSION_HANDLE, op: CK_FLAGS, rv: CK_RV) -> CK_RV {
     let _ = e.cancel(hSession, op);
     rv
 }

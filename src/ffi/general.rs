@@ -12,6 +12,7 @@ use super::out::put;
 use super::{engine, library_version, State, STATE};
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::served::Backend;
 
 fn initialize(args: *mut c_void) -> Result<CK_RV, CK_RV> {
     let mut config_path: Option<PathBuf> = None;
@@ -65,10 +66,15 @@ fn initialize(args: *mut c_void) -> Result<CK_RV, CK_RV> {
         }
         CKR_GENERAL_ERROR
     })?;
-    let engine = Engine::open(config).map_err(|e| {
-        eprintln!("custos: cannot open the store: {e}");
-        CKR_DEVICE_ERROR
-    })?;
+    // A store with a live server is used through it (served mode); otherwise this process
+    // opens the store itself (embedded mode).
+    let engine = match crate::served::client::RemoteEngine::connect_store(&config.store) {
+        Ok(remote) => Backend::Remote(remote),
+        Err(_) => Backend::Local(Box::new(Engine::open(config).map_err(|e| {
+            eprintln!("custos: cannot open the store: {e}");
+            CKR_DEVICE_ERROR
+        })?)),
+    };
     if let Some(problem) = engine.seal_problem() {
         if super::debug_enabled() || std::env::var_os("CUSTOS_QUIET").is_none() {
             eprintln!("custos: {problem}; tokens are not present");
@@ -98,7 +104,8 @@ pub extern "C" fn C_Finalize(pReserved: *mut c_void) -> CK_RV {
             _ => return Err(CKR_CRYPTOKI_NOT_INITIALIZED),
         }
         if let Some(s) = g.take() {
-            s.engine.close_everything();
+            // A server that went away has nothing left to close.
+            let _ = s.engine.close_everything();
         }
         Ok(CKR_OK)
     })

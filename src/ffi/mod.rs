@@ -28,10 +28,10 @@ use std::sync::{Arc, RwLock};
 
 use cryptoki_sys::*;
 
-use crate::engine::Engine;
+use crate::served::Backend;
 
 struct State {
-    engine: Arc<Engine>,
+    engine: Arc<Backend>,
     pid: u32,
 }
 
@@ -39,7 +39,7 @@ static STATE: RwLock<Option<State>> = RwLock::new(None);
 
 /// The engine of an initialised library. A forked child sees `CKR_CRYPTOKI_NOT_INITIALIZED`
 /// until it calls `C_Initialize` itself.
-pub(crate) fn engine() -> Result<Arc<Engine>, CK_RV> {
+pub(crate) fn engine() -> Result<Arc<Backend>, CK_RV> {
     let g = STATE.read().unwrap_or_else(|p| p.into_inner());
     match &*g {
         Some(s) if s.pid == std::process::id() => Ok(s.engine.clone()),

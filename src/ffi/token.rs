@@ -15,8 +15,7 @@ pub extern "C" fn C_GetSlotList(
 ) -> CK_RV {
     guard(|| {
         let e = engine()?;
-        let slots: Vec<CK_SLOT_ID> = e
-            .slot_list(tokenPresent != 0)
+        let slots: Vec<CK_SLOT_ID> = eng(e.slot_list(tokenPresent != 0))?
             .into_iter()
             .map(|s| s as CK_SLOT_ID)
             .collect();

@@ -17,3 +17,29 @@ pub mod wire;
 pub const SOCKET_FILE: &str = "custos.sock";
 /// The lock file, inside the store directory, that a running server holds.
 pub const LOCK_FILE: &str = "custos.lock";
+
+/// Where the engine of a PKCS#11 application runs: in the application's own process (embedded
+/// mode), or in a `custos serve` process reached through its socket (served mode). Both offer
+/// the same calls, with the same results and errors.
+pub enum Backend {
+    /// The engine in this process (boxed: it is much larger than a connection).
+    Local(Box<crate::engine::Engine>),
+    /// The engine of this connection in the server.
+    Remote(client::RemoteEngine),
+}
+
+impl Backend {
+    /// Why the store is sealed, if this process knows (in served mode the server reports a
+    /// sealed store as tokens not present).
+    pub fn seal_problem(&self) -> Option<&str> {
+        match self {
+            Backend::Local(e) => e.seal_problem(),
+            Backend::Remote(_) => None,
+        }
+    }
+
+    /// Whether the calls go to a server.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Backend::Remote(_))
+    }
+}

@@ -467,6 +467,22 @@ macro_rules! engine_calls {
             }
         }
 
+        impl crate::served::Backend {
+            $(
+                $(#[doc = $doc])*
+                ///
+                /// Run by the engine in this process, or sent to the server.
+                pub fn $method(&self, $($arg: param_ty!($mode $ty)),*) -> Result<$ret> {
+                    match self {
+                        crate::served::Backend::Local(engine) => {
+                            IntoCallResult::into_call_result(engine.$method($($arg),*))
+                        }
+                        crate::served::Backend::Remote(remote) => remote.$method($($arg),*),
+                    }
+                }
+            )*
+        }
+
         impl RemoteEngine {
             $(
                 $(#[doc = $doc])*
