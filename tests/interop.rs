@@ -46,6 +46,12 @@ fn module_path() -> PathBuf {
 /// Runs `bash tests/interop/<script>` with MODULE, CUSTOS and WORK set, echoing its output line
 /// by line; panics unless it exits 0 with the summary line `interop <suite>: N passed, 0 failed`.
 fn run_script(script: &str, suite: &str, tools: &[(&str, &str)]) {
+    run_script_in(script, suite, tools, false);
+}
+
+/// [`run_script`], with the store served by `custos serve` when `served` is set (the module
+/// then forwards every call to the server).
+fn run_script_in(script: &str, suite: &str, tools: &[(&str, &str)], served: bool) {
     for (tool, package) in tools {
         assert!(
             on_path(tool),
@@ -75,6 +81,7 @@ fn run_script(script: &str, suite: &str, tools: &[(&str, &str)]) {
         .env("MODULE", &module)
         .env("CUSTOS", &custos)
         .env("WORK", work.path())
+        .env("CUSTOS_INTEROP_SERVED", if served { "1" } else { "0" })
         .env_remove("CUSTOS_CONF")
         .env_remove("CUSTOS_STORE")
         .env_remove("CUSTOS_SHARES")
@@ -120,6 +127,26 @@ fn pkcs11_tool_against_the_module() {
         "pkcs11-tool.sh",
         "pkcs11-tool",
         &[("pkcs11-tool", "opensc"), ("openssl", "openssl")],
+    );
+}
+
+#[test]
+fn pkcs11_tool_against_a_served_store() {
+    run_script_in(
+        "pkcs11-tool.sh",
+        "pkcs11-tool",
+        &[("pkcs11-tool", "opensc"), ("openssl", "openssl")],
+        true,
+    );
+}
+
+#[test]
+fn openssl_against_a_served_store() {
+    run_script_in(
+        "openssl.sh",
+        "openssl",
+        &[("openssl", "openssl"), ("pkcs11-tool", "opensc")],
+        true,
     );
 }
 

@@ -113,9 +113,28 @@ check_fails() {
     printf 'ok %d - %s\n' "$PASSED" "$name"
 }
 
+# maybe_serve STORE: with CUSTOS_INTEROP_SERVED=1, starts `custos serve` on STORE and waits
+# for its socket, so that the module forwards every call to the server (served mode). The
+# server is stopped by `finish`, and in any case ends after 15 minutes.
+SERVE_PID=
+maybe_serve() {
+    [ "${CUSTOS_INTEROP_SERVED:-0}" = 1 ] || return 0
+    timeout 900 "$CUSTOS" serve --store "$1" 2>"$WORK/serve.log" &
+    SERVE_PID=$!
+    local i
+    for i in $(seq 1 600); do
+        [ -S "$1/custos.sock" ] && { note "served mode: custos serve (pid $SERVE_PID) on $1"; return 0; }
+        sleep 0.1
+    done
+    die "custos serve did not start: $(cat "$WORK/serve.log")"
+}
+
 # finish: the summary line of a fully passing run.
 finish() {
     trap - ERR
+    if [ -n "$SERVE_PID" ]; then
+        kill "$SERVE_PID" 2>/dev/null || true
+    fi
     printf 'interop %s: %d passed, 0 failed\n' "$SUITE" "$PASSED"
 }
 

@@ -113,6 +113,7 @@ pub() { printf '%s;object=%s;type=public' "$1" "$2"; }
 # ---- store and tokens ----
 
 check "custos init --dev" "$CUSTOS" init --store "$WORK/store" --dev
+maybe_serve "$WORK/store"
 check "custos token init slot 0 label ossl" \
     "$CUSTOS" token init --store "$WORK/store" --slot 0 --label ossl --so-pin "$SO_PIN" --pin "$PIN"
 # Ed25519 keys live in a token of their own, "second": the libp11 engine 0.4.12 cannot enumerate a

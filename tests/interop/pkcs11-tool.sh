@@ -56,6 +56,7 @@ p11u() {
 
 check "custos init --dev creates a store" "$CUSTOS" init --store "$WORK/store" --dev
 check "the store directory exists" test -d "$WORK/store"
+maybe_serve "$WORK/store"
 
 # ---- slots and tokens ----
 
