@@ -101,3 +101,96 @@ fn the_module_forwards_to_a_running_server() {
     drop(s);
     let _ = m.finalize();
 }
+
+fn custos(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(args)
+        .env_remove("CUSTOS_CONF")
+        .env_remove("CUSTOS_STORE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run custos")
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn custodians_unseal_a_running_server_one_share_each_while_an_application_waits() {
+    let fx = Fixture::new();
+    let store = fx.tmp.path().join("store");
+    let shares_dir = fx.tmp.path().join("shares");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let o = custos(&[
+        "init",
+        "--store",
+        &s(&store),
+        "--shares",
+        "3",
+        "--threshold",
+        "2",
+        "--out",
+        &s(&shares_dir),
+        "--slots",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let share = |i: u32| shares_dir.join(format!("share-{i}-of-3.txt"));
+    let _server = ServerGuard(serve(&store, &fx.tmp.path().join("server-state")));
+    fx.use_store(&store);
+    // An application already connected: no token while the server is sealed.
+    let m = Module::open();
+    assert!(m.get_slots_with_token().unwrap().is_empty());
+    let status = text(&custos(&["status", "--store", &s(&store)]));
+    assert!(
+        status.contains("sealed; unseal ceremony: have 0 of 2 needed"),
+        "{status}"
+    );
+
+    let o = custos(&["unseal", "--store", &s(&store), &s(&share(3))]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("share 3 accepted (have 1 of 2 needed)"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        m.get_slots_with_token().unwrap().is_empty(),
+        "token after one share"
+    );
+    // The same share again is refused with the reason, and changes nothing.
+    let o = custos(&["unseal", "--store", &s(&store), &s(&share(3))]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("refused"), "{}", text(&o));
+    let status = text(&custos(&["status", "--store", &s(&store)]));
+    assert!(status.contains("have 1 of 2 needed"), "{status}");
+
+    let o = custos(&["unseal", "--store", &s(&store), &s(&share(1))]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("the server is unsealed"), "{}", text(&o));
+    // The application that was waiting now sees the token, without restarting.
+    assert_eq!(m.get_slots_with_token().unwrap().len(), 1);
+    init_token_with_user(&m, slot(&m, 0), "after the ceremony");
+    let sess = user_session(&m, slot(&m, 0));
+    let r = sess.generate_random_vec(32).unwrap();
+    assert_eq!(r.len(), 32);
+    drop(sess);
+    let status = text(&custos(&["status", "--store", &s(&store)]));
+    assert!(status.contains("state:    unsealed"), "{status}");
+    let _ = m.finalize();
+}
+
+/// Kills the server when the test ends, however it ends.
+struct ServerGuard(Child);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -34,6 +34,7 @@ use custos_pkcs11::engine::provision::{self, ProvisionError};
 use custos_pkcs11::engine::{
     Engine, Error as EngineError, SlotId, DEV_SHARE_FILE, MAX_PIN_LEN, MIN_PIN_LEN,
 };
+use custos_pkcs11::served::client::Connection;
 use custos_pkcs11::store::audit::{Actor as AuditActor, AuditEvent, NO_SLOT};
 use custos_pkcs11::store::{Store, StoreHeader, DB_FILE};
 use custos_pkcs11::vault::{
@@ -1052,6 +1053,29 @@ fn slot_line(engine: &Engine, slot: SlotId) -> CliResult<(bool, String)> {
 
 fn cmd_status(a: &StatusArgs) -> CliResult<Output> {
     let mut out = Output::default();
+    if let Ok(server) = Connection::connect_store(&a.unseal.store) {
+        let s = server.status().map_err(|e| CliError(e.to_string()))?;
+        say!(
+            out.stdout,
+            "server:   running on {}",
+            a.unseal.store.display()
+        );
+        say!(
+            out.stdout,
+            "state:    {}",
+            if s.unsealed {
+                "unsealed".to_string()
+            } else {
+                format!(
+                    "sealed; unseal ceremony: have {} of {} needed ({} shares issued)",
+                    s.shares_have, s.shares_need, s.shares_total
+                )
+            }
+        );
+        say!(out.stdout, "clients:  {}", s.clients.saturating_sub(1));
+        say!(out.stdout, "uptime:   {} s", s.uptime_secs);
+        return Ok(out);
+    }
     let engine = open_engine(&a.unseal, &mut out)?;
     let h = engine.header().clone();
     say!(out.stdout, "store:    {}", a.unseal.store.display());
@@ -1478,6 +1502,9 @@ fn cmd_share_verify(a: &ShareVerifyArgs) -> CliResult<Output> {
 /// rebuilt, checked against the key check value, and every sealed record is decrypted to prove
 /// that the store opens. Nothing is written anywhere.
 fn cmd_unseal(a: &CeremonyArgs) -> CliResult<Output> {
+    if let Ok(server) = Connection::connect_store(&a.store) {
+        return unseal_server(a, &server);
+    }
     let interactive = a.files.is_empty();
     if interactive {
         if a.passphrases.passphrase_stdin || a.passphrases.passphrase_file.is_some() {
@@ -1585,6 +1612,63 @@ fn cmd_unseal(a: &CeremonyArgs) -> CliResult<Output> {
         "the ceremony was recorded in the audit log and nothing else was written: in embedded \
          mode each application unseals the store itself, from the shares its configuration names",
     );
+    Ok(Output::default())
+}
+
+/// The ceremony against a running server: each share file given is unlocked here (a protected
+/// one with its passphrase) and submitted; the server checks it and keeps the progress, so each
+/// custodian can run this with their own share.
+fn unseal_server(a: &CeremonyArgs, server: &Connection) -> CliResult<Output> {
+    let status = server.status().map_err(|e| CliError(e.to_string()))?;
+    say_now(&format!(
+        "unseal ceremony at the server of {}: {}",
+        a.store.display(),
+        if status.unsealed {
+            "already unsealed".to_string()
+        } else {
+            format!(
+                "have {} of {} needed",
+                status.shares_have, status.shares_need
+            )
+        }
+    ));
+    if a.files.is_empty() {
+        return Err("give your share file: custos unseal --store DIR SHARE_FILE".into());
+    }
+    let passphrases = Passphrases::from_args(&a.passphrases)?;
+    let mut refused = 0;
+    for (position, path) in a.files.iter().enumerate() {
+        let share = match provision::read_any_share_file(path)? {
+            ShareFile::Plain(s) => s,
+            ShareFile::Protected(locked) => {
+                let passphrase = passphrases.unlock(position, &share_label(&locked, path))?;
+                locked
+                    .unlock(&passphrase)
+                    .map_err(|e| CliError(format!("{}: {e}", path.display())))?
+            }
+        };
+        match server.unseal(&share.to_text()) {
+            Ok(p) if p.unsealed => say_now(&format!(
+                "share {} accepted (have {} of {} needed: quorum reached); the server is unsealed",
+                share.index(),
+                p.have,
+                p.need
+            )),
+            Ok(p) => say_now(&format!(
+                "share {} accepted (have {} of {} needed)",
+                share.index(),
+                p.have,
+                p.need
+            )),
+            Err(e) => {
+                refused += 1;
+                say_now(&format!("{} refused: {e}", path.display()));
+            }
+        }
+    }
+    if refused > 0 {
+        return Err(format!("{refused} share(s) refused by the server").into());
+    }
     Ok(Output::default())
 }
 
