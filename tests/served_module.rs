@@ -194,3 +194,224 @@ impl Drop for ServerGuard {
         let _ = self.0.wait();
     }
 }
+
+const CHILD_ROLE: &str = "CUSTOS_SERVED_CHILD_ROLE";
+
+/// Run in child processes by the tests below, through the module against a served store:
+/// `sign N` signs N times with the key labelled "shared" and verifies each signature;
+/// `sign-forever` signs until killed; `create` creates token data objects until a call fails,
+/// printing each label whose creation returned CKR_OK.
+#[test]
+#[ignore = "helper: run in child processes by the served-mode tests"]
+fn served_child() {
+    let Ok(role) = std::env::var(CHILD_ROLE) else {
+        return;
+    };
+    let fx = Fixture::new();
+    fx.use_store(Path::new(&std::env::var("CUSTOS_SERVED_STORE").unwrap()));
+    let m = Module::open();
+    let s = user_session(&m, slot(&m, 0));
+    let find = |class| {
+        s.find_objects(&[
+            Attribute::Class(class),
+            Attribute::Label(b"shared".to_vec()),
+        ])
+        .unwrap()[0]
+    };
+    let mut args = role.split(' ');
+    match args.next().unwrap() {
+        "sign" => {
+            let n: usize = args.next().unwrap().parse().unwrap();
+            let (private, public) = (
+                find(cryptoki::object::ObjectClass::PRIVATE_KEY),
+                find(cryptoki::object::ObjectClass::PUBLIC_KEY),
+            );
+            for i in 0..n {
+                let msg = format!("message {i} of {}", std::process::id());
+                let sig = s
+                    .sign(&Mechanism::EcdsaSha256, private, msg.as_bytes())
+                    .unwrap();
+                s.verify(&Mechanism::EcdsaSha256, public, msg.as_bytes(), &sig)
+                    .unwrap();
+            }
+            println!("signed {n}");
+        }
+        "sign-forever" => {
+            let private = find(cryptoki::object::ObjectClass::PRIVATE_KEY);
+            println!("ready");
+            loop {
+                s.sign(&Mechanism::EcdsaSha256, private, b"until killed")
+                    .unwrap();
+            }
+        }
+        "create" => {
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            for i in 0.. {
+                let label = format!("obj-{}-{i}", std::process::id());
+                if s.create_object(&data_object(&label, true)).is_err() {
+                    break;
+                }
+                writeln!(out, "created {label}").unwrap();
+                out.flush().unwrap();
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn child(store: &Path, role: &str) -> Command {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.args([
+        "--exact",
+        "served_child",
+        "--nocapture",
+        "--ignored",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ROLE, role)
+    .env("CUSTOS_SERVED_STORE", store)
+    .stdin(Stdio::null());
+    c
+}
+
+/// A served --dev store with a token and a shared EC key pair labelled "shared".
+fn served_store_with_key(fx: &Fixture) -> ServerGuard {
+    let server = ServerGuard(serve(&fx.store_dir(), &fx.tmp.path().join("server-state")));
+    let m = Module::open();
+    init_token_with_user(&m, slot(&m, 0), "served");
+    let s = user_session(&m, slot(&m, 0));
+    s.generate_key_pair(
+        &Mechanism::EccKeyPairGen,
+        &[
+            Attribute::Token(true),
+            Attribute::EcParams(P256.to_vec()),
+            Attribute::Verify(true),
+            Attribute::Label(b"shared".to_vec()),
+        ],
+        &[
+            Attribute::Token(true),
+            Attribute::Sign(true),
+            Attribute::Label(b"shared".to_vec()),
+        ],
+    )
+    .unwrap();
+    drop(s);
+    m.finalize().unwrap();
+    server
+}
+
+fn clients(store: &Path) -> u64 {
+    custos_pkcs11::served::client::Connection::connect_store(store)
+        .unwrap()
+        .status()
+        .unwrap()
+        .clients
+}
+
+#[test]
+fn sixteen_processes_sign_at_once_and_a_killed_one_is_cleaned_up() {
+    let fx = Fixture::dev_store(1);
+    let _server = served_store_with_key(&fx);
+    let store = fx.store_dir();
+    let children: Vec<Child> = (0..16)
+        .map(|_| {
+            child(&store, "sign 40")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let t = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && t.contains("signed 40"),
+            "a signing process failed: {t}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A client killed in the middle of signing: the server drops its connection and goes on.
+    assert_eq!(clients(&store), 1, "only this status connection");
+    let mut victim = child(&store, "sign-forever")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(victim.stdout.take().unwrap()).lines();
+    // The test harness prints its own lines first.
+    assert!(
+        lines.any(|l| l.is_ok_and(|l| l.contains("ready"))),
+        "the signing process did not start"
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(clients(&store), 2);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let start = Instant::now();
+    while clients(&store) != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the killed client's connection stays"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child(&store, "sign 5").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn sigterm_under_load_loses_no_committed_object() {
+    let fx = Fixture::dev_store(1);
+    let mut server = served_store_with_key(&fx);
+    let store = fx.store_dir();
+    let writers: Vec<Child> = (0..4)
+        .map(|_| {
+            child(&store, "create")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: a plain kill(2) of our own child process, which has not been waited for.
+    assert_eq!(
+        unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) },
+        0
+    );
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "custos serve exited with {status}");
+    assert!(!store.join("custos.sock").exists(), "socket left behind");
+    let mut committed = Vec::new();
+    for w in writers {
+        let out = w.wait_with_output().unwrap();
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some(label) = l.strip_prefix("created ") {
+                committed.push(label.to_string());
+            }
+        }
+    }
+    assert!(
+        committed.len() > 20,
+        "only {} objects were created",
+        committed.len()
+    );
+    // Embedded now (no server): every object whose creation returned CKR_OK is in the store.
+    let m = Module::open();
+    let s = m.open_ro_session(slot(&m, 0)).unwrap();
+    for label in &committed {
+        let found = s
+            .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
+            .unwrap();
+        assert_eq!(found.len(), 1, "{label} was acknowledged but is missing");
+    }
+    drop(s);
+    m.finalize().unwrap();
+}
