@@ -415,3 +415,196 @@ fn sigterm_under_load_loses_no_committed_object() {
     drop(s);
     m.finalize().unwrap();
 }
+
+/// Relays one Unix-socket path to another, recording every byte that crosses in either
+/// direction.
+fn recording_proxy(
+    listen: &Path,
+    target: std::path::PathBuf,
+) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::io::{Read, Write};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = UnixListener::bind(listen).unwrap();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = UnixStream::connect(&target) else {
+                return;
+            };
+            for (mut from, mut to) in [
+                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, client),
+            ] {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n) = from.read(&mut buf) {
+                        if n == 0 || to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        log.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    seen
+}
+
+#[test]
+fn no_generated_secret_crosses_the_socket() {
+    use cryptoki::object::{KeyType, ObjectClass};
+    let fx = Fixture::dev_store(1);
+    let _server = ServerGuard(serve(&fx.store_dir(), &fx.tmp.path().join("server-state")));
+    // The module is pointed at a directory whose socket is a recording relay to the server.
+    let relay_dir = fx.tmp.path().join("relay");
+    std::fs::create_dir(&relay_dir).unwrap();
+    let seen = recording_proxy(
+        &relay_dir.join("custos.sock"),
+        fx.store_dir().join("custos.sock"),
+    );
+    fx.use_store(&relay_dir);
+    let m = Module::open();
+    init_token_with_user(&m, slot(&m, 0), "scanned");
+    let s = user_session(&m, slot(&m, 0));
+    // A key-encryption key the application knows (its value crosses, as an import does).
+    let kek_value = [0x4b; 32];
+    let kek = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(kek_value.to_vec()),
+            Attribute::Wrap(true),
+            Attribute::Token(false),
+        ])
+        .unwrap();
+    // Keys generated in the server, extractable only so the test can learn their values.
+    let aes = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::ValueLen(32.into()),
+                Attribute::Encrypt(true),
+                Attribute::Extractable(true),
+                Attribute::Token(true),
+            ],
+        )
+        .unwrap();
+    let (_, ec_private) = s
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[Attribute::EcParams(P256.to_vec()), Attribute::Verify(true)],
+            &[
+                Attribute::Sign(true),
+                Attribute::Extractable(true),
+                Attribute::Token(true),
+            ],
+        )
+        .unwrap();
+    // Use them.
+    s.sign(&Mechanism::EcdsaSha256, ec_private, b"scan me")
+        .unwrap();
+    let iv = [7u8; 16];
+    s.encrypt(&Mechanism::AesCbcPad(iv), aes, b"scan me too")
+        .unwrap();
+    // Wrap them (what crosses is encrypted under the KEK) and learn the values locally.
+    let wrapped_aes = s.wrap_key(&Mechanism::AesKeyWrap, kek, aes).unwrap();
+    let wrapped_ec = s
+        .wrap_key(&Mechanism::AesKeyWrapPad, kek, ec_private)
+        .unwrap();
+    drop(s);
+    m.finalize().unwrap();
+    let aes_value = custos_pkcs11::crypto::keywrap::kw_unwrap(&kek_value, &wrapped_aes).unwrap();
+    let pkcs8 = custos_pkcs11::crypto::keywrap::kwp_unwrap(&kek_value, &wrapped_ec).unwrap();
+    let at = pkcs8
+        .windows(5)
+        .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])
+        .expect("the EC private key in the PKCS#8");
+    let scalar = pkcs8[at + 5..at + 37].to_vec();
+    assert_eq!(aes_value.len(), 32);
+
+    let bytes = seen.lock().unwrap().clone();
+    assert!(bytes.len() > 1000, "only {} bytes crossed", bytes.len());
+    assert!(
+        contains(&bytes, &kek_value),
+        "the scan sees what does cross (the imported KEK)"
+    );
+    assert!(
+        contains(&bytes, &wrapped_aes),
+        "the scan sees the wrapped key"
+    );
+    assert!(
+        !contains(&bytes, &aes_value),
+        "the generated AES key crossed the socket"
+    );
+    assert!(
+        !contains(&bytes, &scalar),
+        "the EC private key crossed the socket"
+    );
+}
+
+const PEER_CHILD: &str = "CUSTOS_PEER_CHILD_STORE";
+
+/// Run as another uid by `a_peer_with_another_uid_is_refused`: connects and asks for status.
+#[test]
+#[ignore = "helper: run as another uid by a_peer_with_another_uid_is_refused"]
+fn peer_child() {
+    let Ok(store) = std::env::var(PEER_CHILD) else {
+        return;
+    };
+    match custos_pkcs11::served::client::Connection::connect_store(Path::new(&store))
+        .and_then(|c| c.status())
+    {
+        Ok(s) => println!("peer: answered (clients {})", s.clients),
+        Err(e) => println!("peer: refused: {e}"),
+    }
+}
+
+#[test]
+fn a_peer_with_another_uid_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test switches to a second uid with setpriv, which needs root (CI runs as root)"
+    );
+    let fx = Fixture::dev_store(1);
+    let _server = ServerGuard(serve(&fx.store_dir(), &fx.tmp.path().join("server-state")));
+    // Let the other uid reach the socket at all, so that the server's own check decides.
+    for (p, mode) in [
+        (fx.tmp.path().to_path_buf(), 0o711),
+        (fx.store_dir(), 0o711),
+        (fx.store_dir().join("custos.sock"), 0o666),
+    ] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let run_as = |uid: &str| {
+        let out = Command::new("setpriv")
+            .args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--clear-groups",
+            ])
+            .arg(&exe)
+            .args(["--exact", "peer_child", "--nocapture", "--ignored"])
+            .env(PEER_CHILD, fx.store_dir())
+            .output()
+            .expect("run setpriv (Debian package util-linux)");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let other = run_as("65534");
+    assert!(
+        other.contains("peer: refused"),
+        "another uid was served: {other}"
+    );
+    let same = run_as("0");
+    assert!(
+        same.contains("peer: answered"),
+        "the server's own uid was refused: {same}"
+    );
+}
