@@ -37,6 +37,7 @@ const QUICK_ROWS: &[(&str, &[u64])] = &[
     ("EC P-256 key-pair generation (token)", &[1, 2]),
     ("Data object create + destroy (token)", &[1, 2]),
     ("C_OpenSession + C_CloseSession", &[1, 2]),
+    ("C_GenerateRandom 32 B", &[1, 2]),
     ("C_FindObjects by CKA_ID, 10 objects", &[1, 2]),
     ("C_FindObjects by CKA_LABEL, 10 objects", &[1, 2]),
     ("C_FindObjects by CKA_ID, 100 objects", &[1, 2]),

@@ -178,6 +178,7 @@ fn all_rows(pops: &[usize]) -> Vec<Kind> {
         Kind::EcKeygen,
         Kind::DataCreateDestroy,
         Kind::OpenClose,
+        Kind::Random,
     ]);
     for &pop in pops {
         v.push(Kind::Find {

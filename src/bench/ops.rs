@@ -56,6 +56,8 @@ pub enum Kind {
     DataCreateDestroy,
     /// `C_OpenSession` + `C_CloseSession`.
     OpenClose,
+    /// `C_GenerateRandom` of 32 bytes: the cost of one call through the module.
+    Random,
     /// One search among a population of public token objects.
     Find {
         /// Search by `CKA_LABEL` instead of `CKA_ID`.
@@ -186,6 +188,7 @@ impl Kind {
             Kind::EcKeygen => "EC P-256 key-pair generation (token)".into(),
             Kind::DataCreateDestroy => "Data object create + destroy (token)".into(),
             Kind::OpenClose => "C_OpenSession + C_CloseSession".into(),
+            Kind::Random => "C_GenerateRandom 32 B".into(),
             Kind::Find { by_label, pop } => format!(
                 "C_FindObjects by {}, {} objects",
                 if by_label { "CKA_LABEL" } else { "CKA_ID" },
@@ -234,6 +237,7 @@ impl Kind {
             self,
             Kind::DataCreateDestroy
                 | Kind::OpenClose
+                | Kind::Random
                 | Kind::Find { .. }
                 | Kind::InitProbe { .. }
                 | Kind::PeakRss { .. }
@@ -596,6 +600,11 @@ pub fn run_op(
             let h = m.open_session(c.slot)?;
             m.close_session(h)?;
             0
+        }
+        Kind::Random => {
+            let mut buf = [0u8; 32];
+            m.generate_random(s, &mut buf)?;
+            buf.len()
         }
         Kind::Find { by_label, pop } => {
             let i = (w.next_rand() % pop.max(1) as u64) as usize;

@@ -506,6 +506,15 @@ impl Module {
         Ok(h)
     }
 
+    /// `C_GenerateRandom` into `out`.
+    pub fn generate_random(&self, s: CK_SESSION_HANDLE, out: &mut [u8]) -> P11Result<()> {
+        let f = func(self.fl().C_GenerateRandom, "C_GenerateRandom")?;
+        // SAFETY: `out` is valid for writes of its length for the duration of the call.
+        check("C_GenerateRandom", unsafe {
+            f(s, out.as_mut_ptr(), out.len() as CK_ULONG)
+        })
+    }
+
     /// `C_CloseSession`.
     pub fn close_session(&self, s: CK_SESSION_HANDLE) -> P11Result<()> {
         let f = func(self.fl().C_CloseSession, "C_CloseSession")?;
