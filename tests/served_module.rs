@@ -98,8 +98,23 @@ fn the_module_forwards_to_a_running_server() {
         RvError::DeviceError
     );
     assert!(start.elapsed() < Duration::from_secs(10));
+    // The server comes back: the module connects again. The old session lived in the old
+    // server and is gone; a new one works, with the same keys.
+    let server = ServerGuard(serve(&fx.store_dir(), &fx.tmp.path().join("server-state")));
+    assert_eq!(
+        rv(s.sign(&Mechanism::EcdsaSha256, private, b"x")),
+        RvError::SessionHandleInvalid
+    );
+    drop(s);
+    let s = user_session(&m, s0);
+    let private = s
+        .find_objects(&[Attribute::Class(cryptoki::object::ObjectClass::PRIVATE_KEY)])
+        .unwrap()[0];
+    s.sign(&Mechanism::EcdsaSha256, private, b"after the restart")
+        .expect("C_Sign after the server came back");
     drop(s);
     let _ = m.finalize();
+    drop(server);
 }
 
 fn custos(args: &[&str]) -> std::process::Output {

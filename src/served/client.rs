@@ -61,6 +61,8 @@ pub struct Connection {
 }
 
 struct Inner {
+    /// The server's socket, to connect again after a failure.
+    socket: PathBuf,
     stream: UnixStream,
     next_id: u64,
     /// Set after a failed exchange: the stream may hold half a frame, so it is not used again.
@@ -74,6 +76,7 @@ impl Connection {
             .map_err(|e| ClientError::Connect(format!("{}: {e}", socket.display())))?;
         Ok(Connection {
             inner: Mutex::new(Inner {
+                socket: socket.to_path_buf(),
                 stream,
                 next_id: 1,
                 broken: false,
@@ -86,11 +89,17 @@ impl Connection {
         Connection::connect(&socket_path(store_dir))
     }
 
-    /// Sends one request and waits for the response with the same id.
+    /// Sends one request and waits for the response with the same id. After a failed
+    /// exchange the next request connects again first (a restarted server), and fails at once
+    /// if the server is still not there; what the old connection held on the server (its
+    /// sessions and login) is gone.
     pub fn request(&self, req: &Request) -> Result<Response, ClientError> {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if g.broken {
-            return Err(ClientError::Closed);
+            let fresh = UnixStream::connect(&g.socket)
+                .map_err(|e| ClientError::Connect(format!("{}: {e}", g.socket.display())))?;
+            g.stream = fresh;
+            g.broken = false;
         }
         let id = g.next_id;
         g.next_id = g.next_id.wrapping_add(1);
