@@ -127,6 +127,11 @@ fn replay_engine_model() {
     assert!(replay("engine_model", fuzz_harness::engine_model) >= 2);
 }
 
+#[test]
+fn replay_frame() {
+    assert!(replay("frame", custos_pkcs11::served::protocol::fuzz_frame) >= 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Seed generation.
 
