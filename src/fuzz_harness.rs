@@ -228,7 +228,7 @@ const SP800_PRFS: &[u64] = &[
     CKM_SHA256,
 ];
 
-/// The number of [`RawParam`] variants [`raw_param`] builds.
+/// The number of [`RawParam`] variants `raw_param` builds.
 pub const RAW_PARAM_SHAPES: u8 = 15;
 
 /// Builds one raw parameter from the bytes. The shape byte picks the variant modulo
@@ -1115,14 +1115,14 @@ pub fn mechanism_input(ty: u64, param: &RawParam) -> Vec<u8> {
 ///
 /// Layout: byte 0 picks the type (below 0x80: a row of [`MECHANISMS`], modulo its length;
 /// otherwise the next 8 bytes are an arbitrary little-endian type); the rest is one raw
-/// parameter of any [`RawParam`] variant (see [`raw_param`]).
+/// parameter of any [`RawParam`] variant (see `raw_param`).
 ///
 /// Checked: an unknown type is `CKR_MECHANISM_INVALID` and a known one is never refused with
 /// anything but `CKR_MECHANISM_PARAM_INVALID`; rows whose parameter is optional accept none;
 /// parsing is deterministic. An accepted mechanism reports the requested type, came from a
 /// parameter variant the C layer reads for that row's [`ParamShape`], carries exactly the given
-/// fields within their documented ranges ([`check_fields`]), and re-parses to itself from the
-/// parameters a C caller would write for it ([`raw_of`]).
+/// fields within their documented ranges (`check_fields`), and re-parses to itself from the
+/// parameters a C caller would write for it (`raw_of`).
 pub fn mechanism_params(data: &[u8]) -> bool {
     let mut r = Bytes(data);
     let pick = r.u8();
@@ -1256,14 +1256,14 @@ fn decode_plaintext(plain: &[u8]) {
 /// Layout: kind u16, id u64, slot u32, then a mutation (mode u8, position u16, bit u8), then
 /// the record bytes. The record bytes are
 /// 1. opened as a sealed record of (kind, id, slot): the store must agree with an independent
-///    AES-256-GCM opening ([`reference_open`]) on whether it is genuine and on its plaintext,
+///    AES-256-GCM opening (`reference_open`) on whether it is genuine and on its plaintext,
 ///    and must refuse it with `RecordCorrupt` otherwise; a genuine record must be refused
 ///    under any other kind, id or slot;
 /// 2. sealed as plaintext: the record has the documented length and version, opens to the same
 ///    plaintext (with the store and with the reference), a second sealing uses a fresh nonce,
 ///    and the mutation (a flipped bit, another kind, id or slot, truncation, an extra byte, or
 ///    another version) makes opening fail;
-/// 3. decoded as an attribute map and as a PIN verifier ([`decode_plaintext`]), as is the
+/// 3. decoded as an attribute map and as a PIN verifier (`decode_plaintext`), as is the
 ///    plaintext of a genuine record.
 ///
 /// Returns whether the record bytes were a genuine sealed record.
@@ -1380,12 +1380,12 @@ pub fn engine_model(data: &[u8]) -> bool {
 
 /// A model-based test of the token engine.
 ///
-/// A fuzz input is decoded ([`decode`]) into up to [`MAX_OPS`] operations ([`Op`]): open and
+/// A fuzz input is decoded (`decode`) into up to `MAX_OPS` operations (`Op`): open and
 /// close sessions, log in and out (user with the right or a wrong PIN, SO), set and initialise
 /// the user PIN, create data objects and secret keys, generate secret keys and P-256 key pairs,
 /// copy, set attributes, destroy, find (in one go, or started and finished by separate
 /// operations), read attributes, sign with HMAC-SHA256 / AES-CMAC / ECDSA-SHA256 and wrap with
-/// AES-KWP then unwrap. Each operation is applied to one real [`Engine`] (a `--dev` store made
+/// AES-KWP then unwrap. Each operation is applied to one real `Engine` (a `--dev` store made
 /// once per process, its token re-initialised before every input so inputs are independent) and
 /// to a small model written from the PKCS#11 rules: which sessions are open and read/write, who
 /// is logged in, PIN failure counters, and which objects exist with their class, storage
@@ -1500,7 +1500,7 @@ pub mod model {
         CreateData {
             /// Session selector.
             session: u8,
-            /// Storage flags (see [`storage`]).
+            /// Storage flags (see `storage`).
             flags: u8,
             /// Label selector.
             label: u8,
@@ -1511,15 +1511,15 @@ pub mod model {
         CreateSecret {
             /// Session selector.
             session: u8,
-            /// Storage flags (see [`storage`]).
+            /// Storage flags (see `storage`).
             flags: u8,
-            /// Usage flags (see [`usage_template`]).
+            /// Usage flags (see `usage_template`).
             usage: u8,
             /// Label selector.
             label: u8,
             /// Id selector.
             id: u8,
-            /// Key kind (see [`key_kind`]) and, in bits 3 and up, the seed of its value.
+            /// Key kind (see `key_kind`) and, in bits 3 and up, the seed of its value.
             key: u8,
         },
         /// `C_GenerateKey` of an AES or generic secret key.
@@ -1550,7 +1550,7 @@ pub mod model {
             /// Id selector.
             id: u8,
         },
-        /// `C_CopyObject` with one change (see [`copy_template`]).
+        /// `C_CopyObject` with one change (see `copy_template`).
         Copy {
             /// Session selector.
             session: u8,
@@ -1561,7 +1561,7 @@ pub mod model {
             /// The change's argument.
             arg: u8,
         },
-        /// `C_SetAttributeValue` (see [`set_template`]).
+        /// `C_SetAttributeValue` (see `set_template`).
         SetAttribute {
             /// Session selector.
             session: u8,
@@ -1580,7 +1580,7 @@ pub mod model {
             object: u8,
         },
         /// `C_FindObjectsInit`, `C_FindObjects` in chunks of `chunk % 4 + 1`, `C_FindObjectsFinal`
-        /// (see [`find_template`]).
+        /// (see `find_template`).
         Find {
             /// Session selector.
             session: u8,
@@ -1641,7 +1641,7 @@ pub mod model {
         },
     }
 
-    /// Encodes operations in the layout [`decode`] reads: an operation code, one byte per
+    /// Encodes operations in the layout `decode` reads: an operation code, one byte per
     /// selector or flag field, and byte strings as a length byte and at most 255 bytes.
     pub fn encode(ops: &[Op]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -1733,7 +1733,7 @@ pub mod model {
         out
     }
 
-    /// Decodes up to [`MAX_OPS`] operations; the operation code is taken modulo [`OP_CODES`] and
+    /// Decodes up to `MAX_OPS` operations; the operation code is taken modulo [`OP_CODES`] and
     /// fields missing at the end of the input read as zero.
     pub fn decode(data: &[u8]) -> Vec<Op> {
         let mut r = Bytes(data);
