@@ -16,6 +16,7 @@ pub mod args;
 pub mod client;
 pub mod entry;
 pub mod guard;
+pub mod os;
 pub mod out;
 
 mod crypto;

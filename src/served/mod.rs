@@ -10,7 +10,6 @@
 pub mod client;
 pub mod protocol;
 pub mod server;
-mod sys;
 pub mod wire;
 
 /// The socket's file name inside the store directory.

@@ -34,10 +34,11 @@ use super::protocol::{
     read_frame, write_frame, Call, Control, ControlReply, FrameError, Reply, Request, Response,
     ServerStatus, UnsealProgress,
 };
-use super::{sys, LOCK_FILE, SOCKET_FILE};
+use super::{LOCK_FILE, SOCKET_FILE};
 use crate::config::Config;
 use crate::engine::provision;
 use crate::engine::{Engine, Error, DEV_SHARE_FILE};
+use crate::ffi::os;
 use crate::store::{Store, StoreHeader};
 use crate::vault::{Ceremony, MasterKey, Refusal, Share};
 
@@ -317,7 +318,7 @@ fn lock_store(dir: &Path) -> Result<File, ServeError> {
         .mode(0o600)
         .open(&path)
         .map_err(|e| ServeError(format!("cannot open {}: {e}", path.display())))?;
-    match sys::try_lock_exclusive(&file) {
+    match os::try_lock_exclusive(&file) {
         Ok(true) => Ok(file),
         Ok(false) => Err(ServeError(format!(
             "a server is already running on this store ({})",
@@ -465,7 +466,7 @@ pub fn serve(dir: &Path) -> Result<(), ServeError> {
         h.total
     ));
 
-    let own_uid = sys::own_uid();
+    let own_uid = os::own_uid();
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
     for conn in listener.incoming() {
         if shared.stopping.load(Ordering::SeqCst) {
@@ -478,7 +479,7 @@ pub fn serve(dir: &Path) -> Result<(), ServeError> {
                 continue;
             }
         };
-        match sys::peer_uid(&stream) {
+        match os::peer_uid(&stream) {
             Ok(uid) if uid == own_uid => {}
             Ok(uid) => {
                 log(&format!("refused a connection from uid {uid}"));

@@ -1,9 +1,8 @@
-//! The three operating-system calls the server needs that std does not offer on this toolchain's
+//! Operating-system calls outside PKCS#11, kept here with the crate's other unsafe code: the
+//! three the served mode's server needs that std does not offer on this toolchain's
 //! minimum version: the peer credentials of a Unix socket (`SO_PEERCRED`), the process's
 //! effective uid, and a non-blocking exclusive `flock`. Each is a thin wrapper that checks the
 //! call's result.
-
-#![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::AsRawFd;
