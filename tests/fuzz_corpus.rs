@@ -1051,7 +1051,7 @@ fn engine_model_seeds() -> Vec<(&'static str, Vec<u8>)> {
                 },
             ],
         ),
-        // The engine answers these with CKR_KEY_TYPE_INCONSISTENT (model::KNOWN_DEVIATIONS).
+        // A data object in a key's place: CKR_(UN)WRAPPING_KEY_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID.
         (
             "regression-wrap-with-data-object",
             vec![
@@ -1180,23 +1180,6 @@ fn generated_seeds_are_in_the_corpus() {
         missing.is_empty(),
         "seeds missing from fuzz/corpus (run the ignored regenerate_seeds test): {missing:?}"
     );
-}
-
-/// The engine corpus without the model's tolerance for the engine's known deviations from the
-/// specification.
-#[test]
-#[ignore = "engine bug: C_WrapKey/C_UnwrapKey with a data object in a key's place return \
-            CKR_KEY_TYPE_INCONSISTENT (regression-*wrap* seeds; model::KNOWN_DEVIATIONS)"]
-fn replay_engine_model_strictly() {
-    let dir = fuzz_dir().join("corpus").join("engine_model");
-    let mut failures = Vec::new();
-    for f in files_in(&dir) {
-        let data = fs::read(&f).unwrap_or_else(|e| panic!("cannot read {}: {e}", f.display()));
-        if catch_unwind(AssertUnwindSafe(|| model::run_strict(&data))).is_err() {
-            failures.push(f.display().to_string());
-        }
-    }
-    assert!(failures.is_empty(), "strict replay failed: {failures:#?}");
 }
 
 /// The model script seeds decode back to the operations they were written from.

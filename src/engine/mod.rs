@@ -1265,6 +1265,14 @@ impl Engine {
             .visible(key)
             .map_err(|_| Error::KeyHandleInvalid)?
             .clone();
+        // A data object, certificate or other non-key object in a key's place is not a key
+        // handle: the specification's answer is the (wrapping/unwrapping) key-handle code.
+        if !matches!(
+            o.attrs.class(),
+            Some(CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY)
+        ) {
+            return Err(Error::KeyHandleInvalid);
+        }
         let k = match o.key.get() {
             Some(k) => k.clone(),
             None => {

@@ -3194,6 +3194,17 @@ static void section_key_management(void)
     EXPECT(fn, "EC public key as the wrapping key",
            f3->C_WrapKey(rw, &m_kwp, ec_pub, aes_x, out, &n),
            CKR_WRAPPING_KEY_TYPE_INCONSISTENT, CKR_KEY_FUNCTION_NOT_PERMITTED);
+    /* A data object is not a key: its handle is no key handle in any of the three places. */
+    n = sizeof out;
+    EXPECT(fn, "data object as the wrapping key",
+           f3->C_WrapKey(rw, &m_kwp, data_obj, aes_x, out, &n), CKR_WRAPPING_KEY_HANDLE_INVALID);
+    n = sizeof out;
+    EXPECT(fn, "data object as the key to wrap",
+           f3->C_WrapKey(rw, &m_kwp, aes, data_obj, out, &n), CKR_KEY_HANDLE_INVALID);
+    EXPECT("C_EncryptInit", "data object as the key", f3->C_EncryptInit(rw, &m_cbc_pad, data_obj),
+           CKR_KEY_HANDLE_INVALID);
+    EXPECT("C_SignInit", "data object as the key", f3->C_SignInit(rw, &m_ecdsa, data_obj),
+           CKR_KEY_HANDLE_INVALID);
 
     fn = "C_UnwrapKey";
 #define UNWRAP(what, call, ...)                  \
@@ -3237,6 +3248,10 @@ static void section_key_management(void)
     UNWRAP("empty template", f3->C_UnwrapKey(rw, &m_kwp, aes, wrapped_key, wrapped_key_len,
                                              NULL_PTR, 0, &h),
            CKR_TEMPLATE_INCOMPLETE);
+    UNWRAP("data object as the unwrapping key",
+           f3->C_UnwrapKey(rw, &m_kwp, data_obj, wrapped_key, wrapped_key_len, t_unwrap,
+                           LEN(t_unwrap), &h),
+           CKR_UNWRAPPING_KEY_HANDLE_INVALID);
     UNWRAP("unwrapping key without CKA_UNWRAP",
            f3->C_UnwrapKey(rw, &m_kwp, aes_x, wrapped_key, wrapped_key_len, t_unwrap,
                            LEN(t_unwrap), &h),
