@@ -448,13 +448,27 @@ impl CbcPad {
             return Ok(Vec::new());
         }
         // `process` is a positive multiple of the block size and `held` is at
-        // most one block, so the pending bytes are always consumed first.
+        // most one block, so the pending bytes are always consumed first: they and
+        // the start of `data` make the first block, the rest comes straight from
+        // `data` without a copy.
         let from_data = process - held;
-        let mut input = Zeroizing::new(Vec::with_capacity(process));
-        input.extend_from_slice(&self.pending);
-        input.extend_from_slice(&data[..from_data]);
-        let mut out = vec![0u8; process];
-        self.ctx.update_exact(&input, &mut out)?;
+        // Room for what `finish` adds, so that a single-part call allocates once.
+        let mut out = Vec::with_capacity(process + BLOCK_LEN);
+        out.resize(process, 0);
+        let mut done = 0;
+        if held > 0 {
+            let mut first = Zeroizing::new([0u8; BLOCK_LEN]);
+            let take = BLOCK_LEN - held;
+            first[..held].copy_from_slice(&self.pending);
+            first[held..].copy_from_slice(&data[..take]);
+            self.ctx.update_exact(&first[..], &mut out[..BLOCK_LEN])?;
+            done = BLOCK_LEN;
+        }
+        let start = done - held;
+        if from_data > start {
+            self.ctx
+                .update_exact(&data[start..from_data], &mut out[done..])?;
+        }
         self.pending.clear();
         self.pending.extend_from_slice(&data[from_data..]);
         Ok(out)

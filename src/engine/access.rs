@@ -715,33 +715,104 @@ pub fn check_use(
     key_type: CK_KEY_TYPE,
     today: &[u8; 8],
 ) -> Result<()> {
-    if key.class() != Some(class) || key.key_type() != Some(key_type) {
-        return Err(Error::KeyTypeInconsistent);
-    }
-    let flag = match usage {
-        Usage::Encrypt => CKA_ENCRYPT,
-        Usage::Decrypt => CKA_DECRYPT,
-        Usage::Sign => CKA_SIGN,
-        Usage::Verify => CKA_VERIFY,
-        Usage::Derive => CKA_DERIVE,
-        Usage::Wrap => CKA_WRAP,
-        Usage::Unwrap => CKA_UNWRAP,
-    };
-    if !key.bool_or(flag, false) {
-        return Err(Error::KeyFunctionNotPermitted);
-    }
-    if let Some(Value::Mechanisms(list)) = key.get(CKA_ALLOWED_MECHANISMS) {
-        if !list.is_empty() && !list.contains(&mech) {
-            return Err(Error::MechanismInvalid);
+    KeyUse::of(key).check(usage, mech, class, key_type, || *today)
+}
+
+impl Usage {
+    /// The attribute that permits this use.
+    fn flag(self) -> CK_ATTRIBUTE_TYPE {
+        match self {
+            Usage::Encrypt => CKA_ENCRYPT,
+            Usage::Decrypt => CKA_DECRYPT,
+            Usage::Sign => CKA_SIGN,
+            Usage::Verify => CKA_VERIFY,
+            Usage::Derive => CKA_DERIVE,
+            Usage::Wrap => CKA_WRAP,
+            Usage::Unwrap => CKA_UNWRAP,
         }
     }
-    let start = key.bytes(CKA_START_DATE).unwrap_or_default();
-    let end = key.bytes(CKA_END_DATE).unwrap_or_default();
-    if (start.len() == 8 && today.as_slice() < start) || (end.len() == 8 && today.as_slice() > end)
-    {
-        return Err(Error::KeyFunctionNotPermitted);
+
+    const ALL: [Usage; 7] = [
+        Usage::Encrypt,
+        Usage::Decrypt,
+        Usage::Sign,
+        Usage::Verify,
+        Usage::Derive,
+        Usage::Wrap,
+        Usage::Unwrap,
+    ];
+}
+
+/// What [`check_use`] reads of a key, gathered once: an object's attributes never change
+/// in place (a change makes a new object version), so the engine keeps this beside the
+/// object and checks each use without looking attributes up again.
+#[derive(Debug, Clone)]
+pub struct KeyUse {
+    class: Option<CK_OBJECT_CLASS>,
+    key_type: Option<CK_KEY_TYPE>,
+    /// Bit `u as usize` set when the use `u` is permitted.
+    permitted: u8,
+    /// `CKA_ALLOWED_MECHANISMS` when present and not empty.
+    allowed: Option<Box<[CK_MECHANISM_TYPE]>>,
+    /// `CKA_START_DATE` / `CKA_END_DATE` when they hold a date (8 bytes).
+    start: Option<[u8; 8]>,
+    end: Option<[u8; 8]>,
+}
+
+impl KeyUse {
+    /// Gathers the usage policy of a key.
+    pub fn of(key: &Attributes) -> KeyUse {
+        let permitted = Usage::ALL
+            .iter()
+            .filter(|u| key.bool_or(u.flag(), false))
+            .fold(0u8, |bits, u| bits | 1 << (*u as u8));
+        let allowed = match key.get(CKA_ALLOWED_MECHANISMS) {
+            Some(Value::Mechanisms(list)) if !list.is_empty() => Some(list.clone().into()),
+            _ => None,
+        };
+        let date = |ty| key.bytes(ty).and_then(|b| <[u8; 8]>::try_from(b).ok());
+        KeyUse {
+            class: key.class(),
+            key_type: key.key_type(),
+            permitted,
+            allowed,
+            start: date(CKA_START_DATE),
+            end: date(CKA_END_DATE),
+        }
     }
-    Ok(())
+
+    /// Whether the key may be used for `usage` with mechanism `mech`, which needs a key of
+    /// `class` and `key_type`: `CKR_KEY_TYPE_INCONSISTENT` for another kind of key,
+    /// `CKR_KEY_FUNCTION_NOT_PERMITTED` without the usage flag or outside the key's dates
+    /// (`today` is asked only for a key that has dates), `CKR_MECHANISM_INVALID` for a
+    /// mechanism outside `CKA_ALLOWED_MECHANISMS`.
+    pub fn check(
+        &self,
+        usage: Usage,
+        mech: CK_MECHANISM_TYPE,
+        class: CK_OBJECT_CLASS,
+        key_type: CK_KEY_TYPE,
+        today: impl FnOnce() -> [u8; 8],
+    ) -> Result<()> {
+        if self.class != Some(class) || self.key_type != Some(key_type) {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        if self.permitted & (1 << (usage as u8)) == 0 {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        if let Some(list) = &self.allowed {
+            if !list.contains(&mech) {
+                return Err(Error::MechanismInvalid);
+            }
+        }
+        if self.start.is_some() || self.end.is_some() {
+            let today = today();
+            if self.start.is_some_and(|s| today < s) || self.end.is_some_and(|e| today > e) {
+                return Err(Error::KeyFunctionNotPermitted);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Merges a key's template attribute (`CKA_UNWRAP_TEMPLATE`, `CKA_DERIVE_TEMPLATE`) into a

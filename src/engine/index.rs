@@ -3,6 +3,7 @@
 //! most selective attribute names, however many objects the token holds.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use cryptoki_sys::*;
@@ -22,11 +23,43 @@ fn key_of(v: &Value) -> Vec<u8> {
     }
 }
 
+/// A hasher for the engine's own 64-bit handles: one folded multiplication instead of
+/// SipHash, which costs more than the rest of a handle lookup. Handles are chosen by the
+/// engine, not by callers, so there is no flooding to defend against; the multiplication
+/// spreads every input bit over the high and low halves that the table uses.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct HandleHasher(u64);
+
+impl Hasher for HandleHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let m = u128::from(self.0 ^ n).wrapping_mul(u128::from(K));
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by engine handles (sessions, objects).
+pub(crate) type HandleMap<V> = HashMap<u64, V, BuildHasherDefault<HandleHasher>>;
+/// A set of engine handles.
+pub(crate) type HandleSet = HashSet<u64, BuildHasherDefault<HandleHasher>>;
+
 /// Objects of one token, indexed.
 #[derive(Default)]
 pub(crate) struct ObjectIndex {
-    by_handle: HashMap<ObjectHandle, Arc<Obj>>,
-    by_attr: HashMap<(CK_ATTRIBUTE_TYPE, Vec<u8>), HashSet<ObjectHandle>>,
+    by_handle: HandleMap<Arc<Obj>>,
+    by_attr: HashMap<(CK_ATTRIBUTE_TYPE, Vec<u8>), HandleSet>,
 }
 
 impl ObjectIndex {
@@ -89,7 +122,7 @@ impl ObjectIndex {
         &'a self,
         template: &[Attr],
     ) -> Box<dyn Iterator<Item = &'a Arc<Obj>> + 'a> {
-        let mut best: Option<&HashSet<ObjectHandle>> = None;
+        let mut best: Option<&HandleSet> = None;
         for ty in INDEXED {
             if let Some(a) = template.iter().find(|a| a.ty == ty) {
                 match self.by_attr.get(&(ty, key_of(&a.value))) {

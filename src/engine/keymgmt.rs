@@ -334,14 +334,8 @@ impl Engine {
                 (CKO_SECRET_KEY, kt.ok_or(Error::KeyTypeInconsistent)?)
             }
         };
-        access::check_use(
-            &bo.attrs,
-            Usage::Derive,
-            mech.ck_type(),
-            class,
-            key_type,
-            &super::today(),
-        )?;
+        bo.key_use()
+            .check(Usage::Derive, mech.ck_type(), class, key_type, super::today)?;
         let mut t = access::merge_required(template, bo.attrs.get(CKA_DERIVE_TEMPLATE))?;
         // Mechanisms whose result contains the base key's bits pass its protection on: the
         // derived key is sensitive if a source key is, and unextractable if a source key is.
@@ -624,18 +618,12 @@ impl Engine {
             Error::KeyHandleInvalid => Error::WrappingKeyHandleInvalid,
             other => other,
         })?;
-        access::check_use(
-            &wo.attrs,
-            Usage::Wrap,
-            mech.ck_type(),
-            class,
-            key_type,
-            &super::today(),
-        )
-        .map_err(|e| match e {
-            Error::KeyTypeInconsistent => Error::WrappingKeyTypeInconsistent,
-            other => other,
-        })?;
+        wo.key_use()
+            .check(Usage::Wrap, mech.ck_type(), class, key_type, super::today)
+            .map_err(|e| match e {
+                Error::KeyTypeInconsistent => Error::WrappingKeyTypeInconsistent,
+                other => other,
+            })?;
         let (ko, _) = self.key_for(h, key)?;
         access::check_wrappable(&ko.attrs, &wo.attrs)?;
         self.audit_key_use(h, &wo, Usage::Wrap, mech.ck_type())?;
@@ -685,18 +673,12 @@ impl Engine {
             Error::KeyHandleInvalid => Error::UnwrappingKeyHandleInvalid,
             other => other,
         })?;
-        access::check_use(
-            &uo.attrs,
-            Usage::Unwrap,
-            mech.ck_type(),
-            class,
-            key_type,
-            &super::today(),
-        )
-        .map_err(|e| match e {
-            Error::KeyTypeInconsistent => Error::UnwrappingKeyTypeInconsistent,
-            other => other,
-        })?;
+        uo.key_use()
+            .check(Usage::Unwrap, mech.ck_type(), class, key_type, super::today)
+            .map_err(|e| match e {
+                Error::KeyTypeInconsistent => Error::UnwrappingKeyTypeInconsistent,
+                other => other,
+            })?;
         let t = access::merge_required(template, uo.attrs.get(CKA_UNWRAP_TEMPLATE))?;
         let new_class = access::wanted_ulong(&t, CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
         let new_type = access::wanted_ulong(&t, CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;

@@ -121,6 +121,8 @@ pub(crate) struct Obj {
     /// The session that owns a session object.
     pub(crate) owner: Option<SessionHandle>,
     key: OnceLock<Arc<Key>>,
+    /// The usage policy read from `attrs`, gathered at the first use.
+    key_use: OnceLock<access::KeyUse>,
 }
 
 impl Obj {
@@ -130,7 +132,13 @@ impl Obj {
             attrs,
             owner,
             key: OnceLock::new(),
+            key_use: OnceLock::new(),
         })
+    }
+
+    /// The object's usage policy as a key.
+    pub(crate) fn key_use(&self) -> &access::KeyUse {
+        self.key_use.get_or_init(|| access::KeyUse::of(&self.attrs))
     }
 
     fn is_private(&self) -> bool {
@@ -146,7 +154,7 @@ struct TokenState {
     /// This application's sessions on the token: handle and read/write flag.
     sessions: Vec<(SessionHandle, bool)>,
     /// The session objects each session owns.
-    session_objects: HashMap<SessionHandle, Vec<ObjectHandle>>,
+    session_objects: index::HandleMap<Vec<ObjectHandle>>,
 }
 
 impl TokenState {
@@ -191,7 +199,7 @@ pub struct Engine {
     unsealed: bool,
     seal_problem: Option<String>,
     slots: Vec<Slot>,
-    sessions: RwLock<HashMap<SessionHandle, Arc<SessionEntry>>>,
+    sessions: RwLock<index::HandleMap<Arc<SessionEntry>>>,
     next_session: AtomicU64,
     next_object: AtomicU64,
     /// When the store was last checked for other processes' changes (ns since `epoch`).
@@ -331,7 +339,7 @@ impl Engine {
             unsealed,
             seal_problem,
             slots,
-            sessions: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(index::HandleMap::default()),
             next_session: AtomicU64::new(1),
             next_object: AtomicU64::new(SESSION_OBJECT_BASE),
             last_sync: AtomicU64::new(0),

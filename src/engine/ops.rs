@@ -5,7 +5,7 @@
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::access::{self, Usage};
+use super::access::Usage;
 use super::cipher::{self, Cipher};
 use super::sign::{self, SignOp};
 use super::{lock, Engine, Error, ObjectHandle, Result, SessionHandle};
@@ -144,14 +144,8 @@ impl Engine {
             _ => sign::key_kind(mech, usage)?,
         };
         let (o, k) = self.key_for(h, key)?;
-        access::check_use(
-            &o.attrs,
-            usage,
-            mech.ck_type(),
-            class,
-            key_type,
-            &super::today(),
-        )?;
+        o.key_use()
+            .check(usage, mech.ck_type(), class, key_type, super::today)?;
         self.audit_key_use(h, &o, usage, mech.ck_type())?;
         Ok((o, k))
     }

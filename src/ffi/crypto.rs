@@ -32,8 +32,12 @@ macro_rules! init_fn {
         ) -> CK_RV {
             guard(|| {
                 let e = engine()?;
-                e.session_info(hSession as u64).map_err(CK_RV::from)?;
-                let m = args::mechanism(pMechanism)?;
+                // The engine checks the session first; only a mechanism the parser refuses
+                // needs the session checked here, so that a bad session still answers first.
+                let m = args::mechanism(pMechanism).map_err(|rv| {
+                    e.session_info(hSession as u64)
+                        .map_or_else(|err| CK_RV::from(err), |_| rv)
+                })?;
                 eng(e.$method(hSession as u64, &m, hKey as u64))?;
                 Ok(CKR_OK)
             })

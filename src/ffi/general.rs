@@ -46,8 +46,9 @@ fn initialize(args: *mut c_void) -> Result<CK_RV, CK_RV> {
     }
     let mut g = STATE.write().unwrap_or_else(|p| p.into_inner());
     let pid = std::process::id();
+    let generation = super::os::fork_generation();
     if let Some(s) = g.as_ref() {
-        if s.pid == pid {
+        if s.is_current_process() {
             return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
         }
         // A forked child: the parent's engine (and its database connection) belongs to the
@@ -83,6 +84,7 @@ fn initialize(args: *mut c_void) -> Result<CK_RV, CK_RV> {
     *g = Some(State {
         engine: Arc::new(engine),
         pid,
+        generation,
     });
     Ok(CKR_OK)
 }
@@ -100,7 +102,7 @@ pub extern "C" fn C_Finalize(pReserved: *mut c_void) -> CK_RV {
         }
         let mut g = STATE.write().unwrap_or_else(|p| p.into_inner());
         match g.as_ref() {
-            Some(s) if s.pid == std::process::id() => {}
+            Some(s) if s.is_current_process() => {}
             _ => return Err(CKR_CRYPTOKI_NOT_INITIALIZED),
         }
         if let Some(s) = g.take() {

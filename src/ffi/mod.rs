@@ -33,7 +33,20 @@ use crate::served::Backend;
 
 struct State {
     engine: Arc<Backend>,
+    /// The process that initialised the library, and its fork generation then
+    /// ([`os::fork_generation`]): a forked child sees another generation.
     pid: u32,
+    generation: Option<u64>,
+}
+
+impl State {
+    /// Whether this is the process that initialised the library (not a forked child).
+    fn is_current_process(&self) -> bool {
+        match self.generation {
+            Some(g) => os::fork_generation() == Some(g),
+            None => self.pid == std::process::id(),
+        }
+    }
 }
 
 static STATE: RwLock<Option<State>> = RwLock::new(None);
@@ -43,7 +56,7 @@ static STATE: RwLock<Option<State>> = RwLock::new(None);
 pub(crate) fn engine() -> Result<Arc<Backend>, CK_RV> {
     let g = STATE.read().unwrap_or_else(|p| p.into_inner());
     match &*g {
-        Some(s) if s.pid == std::process::id() => Ok(s.engine.clone()),
+        Some(s) if s.is_current_process() => Ok(s.engine.clone()),
         _ => Err(CKR_CRYPTOKI_NOT_INITIALIZED),
     }
 }

@@ -1,11 +1,36 @@
 //! Operating-system calls outside PKCS#11, kept here with the crate's other unsafe code: the
 //! three the served mode's server needs that std does not offer on this toolchain's
 //! minimum version: the peer credentials of a Unix socket (`SO_PEERCRED`), the process's
-//! effective uid, and a non-blocking exclusive `flock`. Each is a thin wrapper that checks the
-//! call's result.
+//! effective uid, and a non-blocking exclusive `flock`; and the fork counter the module uses
+//! to tell a forked child from the process that initialised it. Each is a thin wrapper that
+//! checks the call's result.
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Forks this process has gone through, counted in each child by a `pthread_atfork` handler.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn count_fork_in_child() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A number that differs in a forked child from its value in the parent at the time of the
+/// fork, read without a system call (unlike `getpid`, which glibc no longer caches). `None`
+/// when the fork handler could not be registered; callers then compare process ids.
+pub fn fork_generation() -> Option<u64> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let registered = *REGISTERED.get_or_init(|| {
+        // SAFETY: registers a handler that only increments an atomic, which is
+        // async-signal-safe as a fork child handler must be. glibc links pthread_atfork from
+        // libc_nonshared with this library's DSO handle, so the handler is unregistered if the
+        // library is unloaded.
+        unsafe { libc::pthread_atfork(None, None, Some(count_fork_in_child)) == 0 }
+    });
+    registered.then(|| FORKS.load(Ordering::Relaxed))
+}
 
 /// The effective uid of the process at the other end of a connected Unix socket.
 pub fn peer_uid(sock: &impl AsRawFd) -> io::Result<u32> {
@@ -74,6 +99,33 @@ mod tests {
     fn peer_credentials_of_a_file_are_an_error() {
         let f = tempfile::tempfile().unwrap();
         assert!(peer_uid(&f).is_err());
+    }
+
+    #[test]
+    fn a_forked_child_sees_a_new_fork_generation() {
+        let before = fork_generation().expect("pthread_atfork");
+        assert_eq!(fork_generation(), Some(before));
+        // SAFETY (test): the child only reads an atomic and exits without unwinding.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let changed = fork_generation().is_some_and(|g| g != before);
+            // SAFETY (test): _exit ends the child at once, without running the parent's
+            // destructors or test harness.
+            unsafe { libc::_exit(if changed { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY (test): waits for the child just forked, writing its status to a local.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child saw the parent's fork generation"
+        );
+        assert_eq!(
+            fork_generation(),
+            Some(before),
+            "the parent's generation changed"
+        );
     }
 
     #[test]
