@@ -243,6 +243,30 @@ impl Cipher {
         }
     }
 
+    /// A single-part operation on `data`: the same result as [`update`](Self::update) then
+    /// [`finish`](Self::finish), without copying the input into the buffer of a one-shot
+    /// mechanism.
+    pub(crate) fn single(mut self, data: &[u8]) -> Result<Vec<u8>> {
+        match &self {
+            Cipher::Buffered {
+                kind,
+                key,
+                encrypt,
+                buf,
+            } if buf.is_empty() => {
+                if data.len() > MAX_BUFFERED {
+                    return Err(Error::DataLenRange);
+                }
+                run_buffered(kind, key, *encrypt, data)
+            }
+            _ => {
+                let mut v = self.update(data)?;
+                v.extend_from_slice(&self.finish()?);
+                Ok(v)
+            }
+        }
+    }
+
     pub(crate) fn finish(self) -> Result<Vec<u8>> {
         match self {
             Cipher::Stream(s, _) => s.finish(),

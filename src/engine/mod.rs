@@ -1267,7 +1267,13 @@ impl Engine {
 
     /// A key object, visible to the session, with its parsed key.
     fn key_for(&self, h: SessionHandle, key: ObjectHandle) -> Result<(Arc<Obj>, Arc<Key>)> {
-        let (s, _) = self.session_slot(h)?;
+        let sess = self.session(h)?;
+        self.key_in(&sess, key)
+    }
+
+    /// [`key_for`](Self::key_for) for a session already looked up.
+    fn key_in(&self, sess: &SessionEntry, key: ObjectHandle) -> Result<(Arc<Obj>, Arc<Key>)> {
+        let s = self.slot(SlotId::from(sess.slot))?;
         self.sync_recent()?;
         let o = read(&s.state)
             .visible(key)

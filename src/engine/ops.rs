@@ -8,7 +8,10 @@ use zeroize::Zeroizing;
 use super::access::Usage;
 use super::cipher::{self, Cipher};
 use super::sign::{self, SignOp};
-use super::{lock, Engine, Error, ObjectHandle, Result, SessionHandle};
+use std::sync::Arc;
+
+use super::keys::Key;
+use super::{lock, Engine, Error, Obj, ObjectHandle, Result, SessionEntry, SessionHandle};
 use crate::crypto::Hasher;
 use crate::mechanism::{Kind, Mechanism};
 
@@ -127,7 +130,8 @@ impl Engine {
     }
 
     /// The common part of every `*Init` with a key: the operation slot must be free, the key
-    /// must suit the mechanism and be permitted for this use.
+    /// must suit the mechanism and be permitted for this use. Returns the session too, so
+    /// that the caller stores the new operation without looking it up again.
     fn prepare_key(
         &self,
         h: SessionHandle,
@@ -135,19 +139,20 @@ impl Engine {
         key: ObjectHandle,
         usage: Usage,
         busy: impl FnOnce(&Session) -> bool,
-    ) -> Result<(std::sync::Arc<super::Obj>, std::sync::Arc<super::keys::Key>)> {
-        if self.with_session(h, |s| Ok(busy(s)))? {
+    ) -> Result<(Arc<SessionEntry>, Arc<Obj>, Arc<Key>)> {
+        let sess = self.session(h)?;
+        if busy(&lock(&sess.op)) {
             return Err(Error::OperationActive);
         }
         let (class, key_type) = match usage {
             Usage::Encrypt | Usage::Decrypt => cipher::key_kind(mech, usage)?,
             _ => sign::key_kind(mech, usage)?,
         };
-        let (o, k) = self.key_for(h, key)?;
+        let (o, k) = self.key_in(&sess, key)?;
         o.key_use()
             .check(usage, mech.ck_type(), class, key_type, super::today)?;
         self.audit_key_use(h, &o, usage, mech.ck_type())?;
-        Ok((o, k))
+        Ok((sess, o, k))
     }
 
     // ----- digest -----------------------------------------------------------------------
@@ -252,7 +257,7 @@ impl Engine {
         } else {
             Usage::Decrypt
         };
-        let (_, k) = self.prepare_key(h, mech, key, usage, |s| {
+        let (sess, _, k) = self.prepare_key(h, mech, key, usage, |s| {
             if encrypt {
                 s.encrypt.is_some()
             } else {
@@ -260,18 +265,17 @@ impl Engine {
             }
         })?;
         let op = Cipher::new(mech, k, encrypt)?;
-        self.with_session(h, |s| {
-            let slot = if encrypt {
-                &mut s.encrypt
-            } else {
-                &mut s.decrypt
-            };
-            if slot.is_some() {
-                return Err(Error::OperationActive);
-            }
-            *slot = Some((op, false));
-            Ok(())
-        })
+        let mut s = lock(&sess.op);
+        let slot = if encrypt {
+            &mut s.encrypt
+        } else {
+            &mut s.decrypt
+        };
+        if slot.is_some() {
+            return Err(Error::OperationActive);
+        }
+        *slot = Some((op, false));
+        Ok(())
     }
 
     fn cipher_single(
@@ -304,11 +308,7 @@ impl Engine {
                         _ => bound,
                     }
                 },
-                |(mut c, _)| {
-                    let mut v = c.update(data)?;
-                    v.extend_from_slice(&c.finish()?);
-                    Ok(v)
-                },
+                |(c, _)| c.single(data),
             )
         })
     }
@@ -401,7 +401,7 @@ impl Engine {
         key: ObjectHandle,
         usage: Usage,
     ) -> Result<()> {
-        let (o, k) = self.prepare_key(h, mech, key, usage, |s| {
+        let (sess, o, k) = self.prepare_key(h, mech, key, usage, |s| {
             if usage == Usage::Sign {
                 s.sign.is_some()
             } else {
@@ -410,18 +410,17 @@ impl Engine {
         })?;
         let context = usage == Usage::Sign && o.attrs.bool_or(CKA_ALWAYS_AUTHENTICATE, false);
         let op = SignOp::new(mech, k, context)?;
-        self.with_session(h, |s| {
-            let slot = if usage == Usage::Sign {
-                &mut s.sign
-            } else {
-                &mut s.verify
-            };
-            if slot.is_some() {
-                return Err(Error::OperationActive);
-            }
-            *slot = Some(op);
-            Ok(())
-        })
+        let mut s = lock(&sess.op);
+        let slot = if usage == Usage::Sign {
+            &mut s.sign
+        } else {
+            &mut s.verify
+        };
+        if slot.is_some() {
+            return Err(Error::OperationActive);
+        }
+        *slot = Some(op);
+        Ok(())
     }
 
     /// `C_SignInit`.
