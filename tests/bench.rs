@@ -12,21 +12,31 @@ const CUSTOS: &str = env!("CARGO_BIN_EXE_custos");
 const PIN: &str = "1234";
 const SO_PIN: &str = "12345678";
 
-/// Every row `--quick --threads 2` reports, with its thread counts.
+/// Every row `--quick --threads 2` reports, with its thread counts. Each signing row is
+/// followed by its scaling (2 threads over 1, paired within each round).
 const QUICK_ROWS: &[(&str, &[u64])] = &[
     ("RSA-2048 sign SHA256_RSA_PKCS", &[1, 2]),
+    ("RSA-2048 sign SHA256_RSA_PKCS: scaling", &[2]),
     ("RSA-3072 sign SHA256_RSA_PKCS", &[1, 2]),
+    ("RSA-3072 sign SHA256_RSA_PKCS: scaling", &[2]),
     ("RSA-4096 sign SHA256_RSA_PKCS", &[1, 2]),
+    ("RSA-4096 sign SHA256_RSA_PKCS: scaling", &[2]),
     ("RSA-2048 sign RSA_PKCS_PSS", &[1, 2]),
+    ("RSA-2048 sign RSA_PKCS_PSS: scaling", &[2]),
     ("RSA-3072 sign RSA_PKCS_PSS", &[1, 2]),
+    ("RSA-3072 sign RSA_PKCS_PSS: scaling", &[2]),
     ("RSA-4096 sign RSA_PKCS_PSS", &[1, 2]),
+    ("RSA-4096 sign RSA_PKCS_PSS: scaling", &[2]),
     ("RSA-2048 verify SHA256_RSA_PKCS", &[1, 2]),
     ("RSA-2048 decrypt RSA_PKCS_OAEP", &[1, 2]),
     ("ECDSA P-256 sign", &[1, 2]),
+    ("ECDSA P-256 sign: scaling", &[2]),
     ("ECDSA P-384 sign", &[1, 2]),
+    ("ECDSA P-384 sign: scaling", &[2]),
     ("ECDSA P-256 verify", &[1, 2]),
     ("ECDSA P-384 verify", &[1, 2]),
     ("Ed25519 sign EDDSA", &[1, 2]),
+    ("Ed25519 sign EDDSA: scaling", &[2]),
     ("AES-256-GCM encrypt 64 B", &[1, 2]),
     ("AES-256-GCM encrypt 1 KiB", &[1, 2]),
     ("AES-256-GCM encrypt 16 KiB", &[1, 2]),
@@ -397,6 +407,7 @@ fn quick_run_reports_every_row_and_leaves_the_token_clean() {
                 "C_Initialize + first C_FindObjects, 100 objects" => "ms",
                 "Peak RSS after C_Initialize + first C_FindObjects, 100 objects" => "MiB",
                 "C_Login + C_Logout latency" => "ms/op",
+                n if n.ends_with(": scaling") => "x",
                 _ => "ops/s",
             };
             assert_eq!(unit, want_unit, "unit of {name:?}");
@@ -417,7 +428,7 @@ fn quick_run_reports_every_row_and_leaves_the_token_clean() {
     // Progress went to stderr.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("RSA-2048 sign SHA256_RSA_PKCS, 1 thread, round 1/1"),
+        stderr.contains("RSA-2048 sign SHA256_RSA_PKCS, round 1/1: 1 thread A "),
         "{stderr}"
     );
 

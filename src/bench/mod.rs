@@ -774,9 +774,10 @@ fn run_rows(
                 preps[i] = Err(e);
             }
         }
-        for threads in thread_counts(kind, st.threads) {
-            step += 1;
-            let r = run_row(kind, threads, st, mat, targets, &mut preps, step, total)?;
+        let counts = thread_counts(kind, st.threads);
+        step += counts.len();
+        let rows = run_row(kind, &counts, st, mat, targets, &mut preps, step, total)?;
+        for r in rows {
             let line = report::plain(
                 &Legend {
                     a: String::new(),
@@ -833,98 +834,136 @@ fn check_once(kind: Kind, t: &Target, mat: &Material, prep: &Prep) -> Result<(),
     ops::check_output(kind, mat, &w, n?)
 }
 
-/// Measures one row with one thread count over every round.
+/// Measures one row with each thread count in `counts` over every round. Within a round the
+/// thread counts are measured back to back, each against every module and the reference, so
+/// that a signing row's scaling (N threads over 1, [`Unit::Scaling`]) is taken from pairs of
+/// measurements seconds apart: on a shared machine whose speed drifts, that ratio is far
+/// steadier than the ratio of two medians taken minutes apart.
 #[allow(clippy::too_many_arguments)]
 fn run_row(
     kind: Kind,
-    threads: usize,
+    counts: &[usize],
     st: &Settings,
     mat: &Material,
     targets: &[Target],
     preps: &mut [Result<Prep, String>],
     step: usize,
     total: usize,
-) -> Result<RowResult, String> {
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
-    let mut reference = Vec::new();
+) -> Result<Vec<RowResult>, String> {
+    // samples[c][i]: thread count c, target i, one figure per round (NaN where one failed).
+    let mut samples: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); targets.len()]; counts.len()];
+    let mut reference: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
     let with_ref = kind.has_reference();
     for round in 1..=st.rounds {
         progress_part(&format!(
-            "[{step}/{total}] {}, {threads} thread{}, round {round}/{} ...",
+            "[{step}/{total}] {}, round {round}/{}:",
             kind.name(),
-            if threads == 1 { "" } else { "s" },
             st.rounds
         ));
-        for (i, t) in targets.iter().enumerate() {
-            let Some(Ok(prep)) = preps.get(i) else {
-                continue;
-            };
-            if kind == Kind::Login {
-                // The timed loop logs in and out itself; it starts logged out.
-                t.module
-                    .logout(t.sessions[0])
-                    .map_err(|e| format!("{}: before the login row: {e}", t.tag))?;
+        for (c, &threads) in counts.iter().enumerate() {
+            progress_part(&format!(
+                " {threads} thread{}",
+                if threads == 1 { "" } else { "s" }
+            ));
+            for (i, t) in targets.iter().enumerate() {
+                let Some(Ok(prep)) = preps.get(i) else {
+                    continue;
+                };
+                if kind == Kind::Login {
+                    // The timed loop logs in and out itself; it starts logged out.
+                    t.module
+                        .logout(t.sessions[0])
+                        .map_err(|e| format!("{}: before the login row: {e}", t.tag))?;
+                }
+                let r = match kind {
+                    Kind::InitProbe { pop } => init_probe(t, mat, pop).map(|(ms, _)| ms),
+                    Kind::PeakRss { pop } => init_probe(t, mat, pop).map(|(_, mib)| mib),
+                    _ => {
+                        measure(t, mat, kind, prep, threads, st.seconds).map_err(|e| e.to_string())
+                    }
+                };
+                if kind == Kind::Login {
+                    t.login()?;
+                }
+                match r {
+                    Ok(v) => {
+                        progress_part(&format!(" {} {}", t.tag, report::fmt_value(v)));
+                        samples[c][i].push(v);
+                    }
+                    Err(e) if i == 0 => {
+                        progress("");
+                        return Err(format!(
+                            "module A ({}) failed \"{}\": {e}",
+                            t.module.path().display(),
+                            kind.name()
+                        ));
+                    }
+                    Err(e) => {
+                        progress_part(&format!(" B failed ({e})"));
+                        preps[i] = Err(e);
+                    }
+                }
             }
-            let r = match kind {
-                Kind::InitProbe { pop } => init_probe(t, mat, pop).map(|(ms, _)| ms),
-                Kind::PeakRss { pop } => init_probe(t, mat, pop).map(|(_, mib)| mib),
-                _ => measure(t, mat, kind, prep, threads, st.seconds).map_err(|e| e.to_string()),
-            };
-            if kind == Kind::Login {
-                t.login()?;
-            }
-            match r {
-                Ok(v) => {
-                    progress_part(&format!(" {} {}", t.tag, report::fmt_value(v)));
-                    samples[i].push(v);
+            if with_ref {
+                match measure_reference(kind, mat, st.seconds, threads) {
+                    Some(Ok(v)) => {
+                        progress_part(&format!(" ref {}", report::fmt_value(v)));
+                        reference[c].push(v);
+                    }
+                    Some(Err(e)) => {
+                        progress("");
+                        return Err(format!("the reference for \"{}\" failed: {e}", kind.name()));
+                    }
+                    None => {}
                 }
-                Err(e) if i == 0 => {
-                    progress("");
-                    return Err(format!(
-                        "module A ({}) failed \"{}\": {e}",
-                        t.module.path().display(),
-                        kind.name()
-                    ));
-                }
-                Err(e) => {
-                    progress_part(&format!(" B failed ({e})"));
-                    preps[i] = Err(e);
-                }
-            }
-        }
-        if with_ref {
-            match measure_reference(kind, mat, st.seconds, threads) {
-                Some(Ok(v)) => {
-                    progress_part(&format!(" ref {}", report::fmt_value(v)));
-                    reference.push(v);
-                }
-                Some(Err(e)) => {
-                    progress("");
-                    return Err(format!("the reference for \"{}\" failed: {e}", kind.name()));
-                }
-                None => {}
             }
         }
         progress(&format!(" {}", kind.unit().name()));
     }
-    let a = median(&mut samples[0]);
-    let b = match preps.get(1) {
+    let b_of = |preps: &[Result<Prep, String>], v: &mut Vec<f64>| match preps.get(1) {
         None => Other::Absent,
         Some(Err(why)) => Other::NotAvailable(why.clone()),
-        Some(Ok(_)) => Other::Value(median(&mut samples[1])),
+        Some(Ok(_)) => Other::Value(median(v)),
     };
-    Ok(RowResult {
-        name: kind.name(),
-        threads,
-        unit: kind.unit(),
-        a,
-        b,
-        reference: if reference.is_empty() {
-            None
-        } else {
-            Some(median(&mut reference))
-        },
-    })
+    let mut rows = Vec::new();
+    for (c, &threads) in counts.iter().enumerate() {
+        let mut none = Vec::new();
+        rows.push(RowResult {
+            name: kind.name(),
+            threads,
+            unit: kind.unit(),
+            a: median(&mut samples[c][0]),
+            b: b_of(preps, samples[c].get_mut(1).unwrap_or(&mut none)),
+            reference: (!reference[c].is_empty()).then(|| median(&mut reference[c])),
+        });
+    }
+    if kind.is_sign() && counts.len() > 1 {
+        // Per-round ratios of the last thread count over the first.
+        let last = counts.len() - 1;
+        let ratios = |first: &[f64], other: &[f64]| -> Vec<f64> {
+            first
+                .iter()
+                .zip(other)
+                .filter(|(one, _)| **one > 0.0)
+                .map(|(one, n)| n / one)
+                .collect()
+        };
+        let mut a = ratios(&samples[0][0], &samples[last][0]);
+        let mut b = match (samples[0].get(1), samples[last].get(1)) {
+            (Some(one), Some(n)) => ratios(one, n),
+            _ => Vec::new(),
+        };
+        let mut r = ratios(&reference[0], &reference[last]);
+        rows.push(RowResult {
+            name: format!("{}: scaling", kind.name()),
+            threads: counts[last],
+            unit: Unit::Scaling,
+            a: median(&mut a),
+            b: b_of(preps, &mut b),
+            reference: (!r.is_empty()).then(|| median(&mut r)),
+        });
+    }
+    Ok(rows)
 }
 
 /// Runs the operation on `threads` threads (each on its own session) until `seconds` pass;

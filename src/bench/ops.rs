@@ -90,6 +90,9 @@ pub enum Unit {
     MsPerOp,
     /// Mebibytes (lower is better).
     MiB,
+    /// A multi-thread figure over the single-thread one, measured in the same rounds
+    /// (higher is better).
+    Scaling,
 }
 
 impl Unit {
@@ -100,6 +103,7 @@ impl Unit {
             Unit::Ms => "ms",
             Unit::MsPerOp => "ms/op",
             Unit::MiB => "MiB",
+            Unit::Scaling => "x",
         }
     }
 }
@@ -229,6 +233,14 @@ impl Kind {
             Kind::Find { pop, .. } | Kind::InitProbe { pop } | Kind::PeakRss { pop } => Some(pop),
             _ => None,
         }
+    }
+
+    /// Whether the row signs (its multi-thread scaling is reported on its own row).
+    pub fn is_sign(&self) -> bool {
+        matches!(
+            self,
+            Kind::RsaSign { .. } | Kind::EcdsaSign(_) | Kind::Ed25519Sign
+        )
     }
 
     /// Whether the row has an in-process reference.

@@ -82,6 +82,7 @@ pub fn fmt_value(v: f64) -> String {
 fn fmt_unit(v: f64, unit: Unit) -> String {
     match unit {
         Unit::OpsPerSec => fmt_value(v),
+        Unit::Scaling if v.is_finite() => format!("{v:.2}x"),
         other => format!("{} {}", fmt_value(v), other.name()),
     }
 }
