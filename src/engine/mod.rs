@@ -120,6 +120,8 @@ pub(crate) struct Obj {
     pub(crate) attrs: Attributes,
     /// The session that owns a session object.
     pub(crate) owner: Option<SessionHandle>,
+    /// `CKA_PRIVATE` (true when absent), read once: every search checks it.
+    private: bool,
     key: OnceLock<Arc<Key>>,
     /// The usage policy read from `attrs`, gathered at the first use.
     key_use: OnceLock<access::KeyUse>,
@@ -129,6 +131,7 @@ impl Obj {
     fn new(handle: ObjectHandle, attrs: Attributes, owner: Option<SessionHandle>) -> Arc<Obj> {
         Arc::new(Obj {
             handle,
+            private: attrs.bool_or(CKA_PRIVATE, true),
             attrs,
             owner,
             key: OnceLock::new(),
@@ -142,7 +145,7 @@ impl Obj {
     }
 
     fn is_private(&self) -> bool {
-        self.attrs.bool_or(CKA_PRIVATE, true)
+        self.private
     }
 }
 
@@ -1229,11 +1232,13 @@ impl Engine {
             return Err(Error::OperationActive);
         }
         let st = read(&s.state);
-        let mut found: Vec<ObjectHandle> = st
-            .objects
-            .candidates(template)
+        let (candidates, indexed) = st.objects.candidates(template);
+        // The index already matched the attribute it was looked up by; only the rest of the
+        // template is compared with each candidate's attributes.
+        let rest: Vec<&Attr> = template.iter().filter(|a| Some(a.ty) != indexed).collect();
+        let mut found: Vec<ObjectHandle> = candidates
             .filter(|o| !(o.is_private() && st.login != Login::User))
-            .filter(|o| o.attrs.matches(template))
+            .filter(|o| rest.iter().all(|a| o.attrs.get(a.ty) == Some(&a.value)))
             .map(|o| o.handle)
             .collect();
         found.sort_unstable();
