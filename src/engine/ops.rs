@@ -11,7 +11,7 @@ use super::sign::{self, SignOp};
 use std::sync::Arc;
 
 use super::keys::Key;
-use super::{lock, Engine, Error, Obj, ObjectHandle, Result, SessionEntry, SessionHandle};
+use super::{lock, Engine, Error, Obj, ObjectHandle, Result, SessionHandle};
 use crate::crypto::Hasher;
 use crate::mechanism::{Kind, Mechanism};
 
@@ -129,19 +129,21 @@ impl Engine {
         f(&mut g)
     }
 
-    /// The common part of every `*Init` with a key: the operation slot must be free, the key
-    /// must suit the mechanism and be permitted for this use. Returns the session too, so
-    /// that the caller stores the new operation without looking it up again.
-    fn prepare_key(
+    /// The common part of every `*Init` with a key: the operation slot (`slot` picks it from
+    /// the session) must be free, the key must suit the mechanism and be permitted for this
+    /// use; then `make` builds the operation from the key object and its parsed key, and it is
+    /// stored in the slot.
+    fn start_with_key<T>(
         &self,
         h: SessionHandle,
         mech: &Mechanism,
         key: ObjectHandle,
         usage: Usage,
-        busy: impl FnOnce(&Session) -> bool,
-    ) -> Result<(Arc<SessionEntry>, Arc<Obj>, Arc<Key>)> {
+        slot: fn(&mut Session) -> &mut Option<T>,
+        make: impl FnOnce(&Obj, Arc<Key>) -> Result<T>,
+    ) -> Result<()> {
         let sess = self.session(h)?;
-        if busy(&lock(&sess.op)) {
+        if slot(&mut lock(&sess.op)).is_some() {
             return Err(Error::OperationActive);
         }
         let (class, key_type) = match usage {
@@ -152,7 +154,14 @@ impl Engine {
         o.key_use()
             .check(usage, mech.ck_type(), class, key_type, super::today)?;
         self.audit_key_use(h, &o, usage, mech.ck_type())?;
-        Ok((sess, o, k))
+        let op = make(&o, k)?;
+        let mut g = lock(&sess.op);
+        let free = slot(&mut g);
+        if free.is_some() {
+            return Err(Error::OperationActive);
+        }
+        *free = Some(op);
+        Ok(())
     }
 
     // ----- digest -----------------------------------------------------------------------
@@ -257,25 +266,14 @@ impl Engine {
         } else {
             Usage::Decrypt
         };
-        let (sess, _, k) = self.prepare_key(h, mech, key, usage, |s| {
-            if encrypt {
-                s.encrypt.is_some()
-            } else {
-                s.decrypt.is_some()
-            }
-        })?;
-        let op = Cipher::new(mech, k, encrypt)?;
-        let mut s = lock(&sess.op);
-        let slot = if encrypt {
-            &mut s.encrypt
+        let slot: fn(&mut Session) -> &mut Option<(Cipher, bool)> = if encrypt {
+            |s| &mut s.encrypt
         } else {
-            &mut s.decrypt
+            |s| &mut s.decrypt
         };
-        if slot.is_some() {
-            return Err(Error::OperationActive);
-        }
-        *slot = Some((op, false));
-        Ok(())
+        self.start_with_key(h, mech, key, usage, slot, |_, k| {
+            Ok((Cipher::new(mech, k, encrypt)?, false))
+        })
     }
 
     fn cipher_single(
@@ -401,26 +399,15 @@ impl Engine {
         key: ObjectHandle,
         usage: Usage,
     ) -> Result<()> {
-        let (sess, o, k) = self.prepare_key(h, mech, key, usage, |s| {
-            if usage == Usage::Sign {
-                s.sign.is_some()
-            } else {
-                s.verify.is_some()
-            }
-        })?;
-        let context = usage == Usage::Sign && o.attrs.bool_or(CKA_ALWAYS_AUTHENTICATE, false);
-        let op = SignOp::new(mech, k, context)?;
-        let mut s = lock(&sess.op);
-        let slot = if usage == Usage::Sign {
-            &mut s.sign
+        let slot: fn(&mut Session) -> &mut Option<SignOp> = if usage == Usage::Sign {
+            |s| &mut s.sign
         } else {
-            &mut s.verify
+            |s| &mut s.verify
         };
-        if slot.is_some() {
-            return Err(Error::OperationActive);
-        }
-        *slot = Some(op);
-        Ok(())
+        self.start_with_key(h, mech, key, usage, slot, |o, k| {
+            let context = usage == Usage::Sign && o.attrs.bool_or(CKA_ALWAYS_AUTHENTICATE, false);
+            SignOp::new(mech, k, context)
+        })
     }
 
     /// `C_SignInit`.
