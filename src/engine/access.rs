@@ -705,19 +705,6 @@ pub enum Usage {
     Unwrap,
 }
 
-/// Checks that a key may be used for `usage` with mechanism `mech`, given the class and key
-/// type the mechanism needs.
-pub fn check_use(
-    key: &Attributes,
-    usage: Usage,
-    mech: CK_MECHANISM_TYPE,
-    class: CK_OBJECT_CLASS,
-    key_type: CK_KEY_TYPE,
-    today: &[u8; 8],
-) -> Result<()> {
-    KeyUse::of(key).check(usage, mech, class, key_type, || *today)
-}
-
 impl Usage {
     /// The attribute that permits this use.
     fn flag(self) -> CK_ATTRIBUTE_TYPE {
@@ -743,7 +730,7 @@ impl Usage {
     ];
 }
 
-/// What [`check_use`] reads of a key, gathered once: an object's attributes never change
+/// What the use of a key depends on, gathered once: an object's attributes never change
 /// in place (a change makes a new object version), so the engine keeps this beside the
 /// object and checks each use without looking attributes up again.
 #[derive(Debug, Clone)]
@@ -854,6 +841,18 @@ pub fn check_wrappable(key: &Attributes, wrapping: &Attributes) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`KeyUse::check`] on attributes, as the engine runs it on an object's.
+    fn check_use(
+        key: &Attributes,
+        usage: Usage,
+        mech: CK_MECHANISM_TYPE,
+        class: CK_OBJECT_CLASS,
+        key_type: CK_KEY_TYPE,
+        today: &[u8; 8],
+    ) -> Result<()> {
+        KeyUse::of(key).check(usage, mech, class, key_type, || *today)
+    }
 
     fn aes_template() -> Vec<Attr> {
         vec![

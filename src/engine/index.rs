@@ -100,11 +100,12 @@ impl Holders {
         }
     }
 
-    fn iter(&self) -> Box<dyn Iterator<Item = ObjectHandle> + '_> {
-        match self {
-            Holders::One(h) => Box::new(std::iter::once(*h)),
-            Holders::Many(set) => Box::new(set.iter().copied()),
-        }
+    fn iter(&self) -> impl Iterator<Item = ObjectHandle> + '_ {
+        let (one, many) = match self {
+            Holders::One(h) => (Some(*h), None),
+            Holders::Many(set) => (None, Some(set.iter().copied())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
     }
 }
 

@@ -1235,10 +1235,12 @@ impl Engine {
         let (candidates, indexed) = st.objects.candidates(template);
         // The index already matched the attribute it was looked up by; only the rest of the
         // template is compared with each candidate's attributes.
-        let rest: Vec<&Attr> = template.iter().filter(|a| Some(a.ty) != indexed).collect();
         let mut found: Vec<ObjectHandle> = candidates
             .filter(|o| !(o.is_private() && st.login != Login::User))
-            .filter(|o| rest.iter().all(|a| o.attrs.get(a.ty) == Some(&a.value)))
+            .filter(|o| {
+                o.attrs
+                    .matches_all(template.iter().filter(|a| Some(a.ty) != indexed))
+            })
             .map(|o| o.handle)
             .collect();
         found.sort_unstable();

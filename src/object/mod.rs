@@ -339,8 +339,13 @@ impl Attributes {
 
     /// Whether every attribute of `template` is present here with an equal value.
     pub fn matches(&self, template: &[Attr]) -> bool {
+        self.matches_all(template)
+    }
+
+    /// [`matches`](Self::matches) for any sequence of attributes.
+    pub fn matches_all<'a>(&self, template: impl IntoIterator<Item = &'a Attr>) -> bool {
         template
-            .iter()
+            .into_iter()
             .all(|a| self.map.get(&a.ty).is_some_and(|v| *v == a.value))
     }
 
